@@ -1,0 +1,229 @@
+"""`monitor channels …`: which channels are watched, by which source, in which group."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from sqlalchemy import select
+
+from monitor.cli.context import Runtime
+from monitor.errors import ConfigError
+from monitor.store.channels import ensure_channel, get_channel, get_group, normalise_handle
+from monitor.store.models import Channel, utcnow
+
+SOURCES = ["telethon", "web", "export"]
+
+
+@click.group("channels")
+def channels_group() -> None:
+    """Register and manage watched channels."""
+
+
+@channels_group.command("add")
+@click.argument("handle")
+@click.option("--source", type=click.Choice(["telethon", "web"]), default="web", show_default=True)
+@click.option("--group", help="Actor group (created if new).")
+@click.option("--interval", type=click.IntRange(min=10), help="Seconds between collections.")
+@click.pass_obj
+def add(rt: Runtime, handle: str, source: str, group: str | None, interval: int | None) -> None:
+    """Register a channel (or update its source, group and interval)."""
+    with rt.migrated_sessions().begin() as s:
+        existing = get_channel(s, handle)
+        ch = ensure_channel(
+            s,
+            handle,
+            source=source,
+            group=group,
+            interval=interval or rt.settings.collect_interval,
+        )
+        if existing is not None:
+            ch.source = source
+            if interval:
+                ch.interval_seconds = interval
+        click.echo(f"{'updated' if existing else 'added'} {ch.handle} ({ch.source})")
+
+
+def _age(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "-"
+    secs = int((now - when).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs >= size:
+            return f"{secs // size}{unit}"
+    return f"{secs}s"
+
+
+@channels_group.command("list")
+@click.pass_obj
+def list_(rt: Runtime) -> None:
+    """List channels with their health: last success, lag since newest post, errors."""
+    now = utcnow()
+    with rt.migrated_sessions()() as s:
+        rows = s.scalars(select(Channel).order_by(Channel.handle)).all()
+        if not rows:
+            click.echo("no channels; add one with `monitor channels add HANDLE`")
+            return
+        click.echo(
+            f"{'handle':<28} {'source':<9} {'group':<20} {'on':<3} {'every':>6} "
+            f"{'last ok':>8} {'lag':>6} status"
+        )
+        for ch in rows:
+            status = ch.status
+            if ch.cooldown_until and ch.cooldown_until > now:
+                status = f"cooldown until {ch.cooldown_until:%H:%M}"
+            if ch.last_error and (
+                ch.last_success_at is None
+                or (ch.last_error_at and ch.last_error_at > ch.last_success_at)
+            ):
+                status = f"error: {ch.last_error}"
+            click.echo(
+                f"{ch.handle:<28} {ch.source:<9} {(ch.group.name if ch.group else '-'):<20} "
+                f"{'yes' if ch.enabled else 'no':<3} {ch.interval_seconds:>5}s "
+                f"{_age(ch.last_success_at, now):>8} {_age(ch.newest_post_at, now):>6} {status}"
+            )
+
+
+def _set_enabled(rt: Runtime, handle: str, enabled: bool) -> None:
+    with rt.migrated_sessions().begin() as s:
+        ch = get_channel(s, handle)
+        if ch is None:
+            raise ConfigError(f"no such channel: {handle}", key="HANDLE")
+        ch.enabled = enabled
+        click.echo(f"{ch.handle} {'enabled' if enabled else 'disabled'}")
+
+
+@channels_group.command("disable")
+@click.argument("handle")
+@click.pass_obj
+def disable(rt: Runtime, handle: str) -> None:
+    """Stop collecting a channel (its posts stay)."""
+    _set_enabled(rt, handle, False)
+
+
+@channels_group.command("enable")
+@click.argument("handle")
+@click.pass_obj
+def enable(rt: Runtime, handle: str) -> None:
+    """Resume collecting a channel."""
+    _set_enabled(rt, handle, True)
+
+
+@channels_group.command("remove")
+@click.argument("handle")
+@click.option("--yes", is_flag=True, help="Do not ask; the channel's posts are deleted too.")
+@click.pass_obj
+def remove(rt: Runtime, handle: str, yes: bool) -> None:
+    """Remove a channel and all its stored posts."""
+    with rt.migrated_sessions().begin() as s:
+        ch = get_channel(s, handle)
+        if ch is None:
+            raise ConfigError(f"no such channel: {handle}", key="HANDLE")
+        if not yes:
+            click.confirm(f"delete {ch.handle} and all its posts?", abort=True)
+        s.delete(ch)
+        click.echo(f"removed {ch.handle}")
+
+
+def load_channels_yaml(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Parse channels.yaml: `groups:` (name, kind, parent, aliases) and `channels:` entries."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text) or {}
+    except FileNotFoundError:
+        raise ConfigError("no such file", file=path) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(
+            f"invalid YAML: {exc}", file=path, line=mark.line + 1 if mark else None
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError("must be a mapping with `groups:` and `channels:`", file=path, line=1)
+
+    def line_of(section: str, index: int) -> int | None:
+        if not isinstance(root, yaml.MappingNode):
+            return None
+        for key, value in root.value:
+            if (
+                key.value == section
+                and isinstance(value, yaml.SequenceNode)
+                and index < len(value.value)
+            ):
+                return int(value.value[index].start_mark.line) + 1
+        return None
+
+    groups, channels = data.get("groups") or [], data.get("channels") or []
+    for section, entries, required in (
+        ("groups", groups, "name"),
+        ("channels", channels, "handle"),
+    ):
+        if not isinstance(entries, list):
+            raise ConfigError(f"`{section}` must be a list", file=path)
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict) or not entry.get(required):
+                raise ConfigError(
+                    f"{section} entry needs `{required}`", file=path, line=line_of(section, i)
+                )
+            if section == "channels":
+                if entry.get("source", "web") not in SOURCES:
+                    raise ConfigError(
+                        f"source must be one of {', '.join(SOURCES)}",
+                        file=path,
+                        line=line_of(section, i),
+                    )
+                try:
+                    normalise_handle(str(entry["handle"]))
+                except ConfigError as exc:
+                    raise ConfigError(exc.message, file=path, line=line_of(section, i)) from None
+                interval = entry.get("interval")
+                if interval is not None and (not isinstance(interval, int) or interval < 10):
+                    raise ConfigError(
+                        "interval must be a whole number of seconds, at least 10",
+                        file=path,
+                        line=line_of(section, i),
+                    )
+            elif entry.get("kind", "militia") not in ("militia", "facade"):
+                raise ConfigError(
+                    "kind must be militia or facade", file=path, line=line_of(section, i)
+                )
+    return groups, channels
+
+
+@channels_group.command("sync")
+@click.option(
+    "--file", "path", type=click.Path(path_type=Path), help="Default: CONFIG_DIR/channels.yaml"
+)
+@click.pass_obj
+def sync(rt: Runtime, path: Path | None) -> None:
+    """Load groups and channels from channels.yaml (adds and updates; removes nothing)."""
+    path = path or rt.settings.config_dir / "channels.yaml"
+    groups, channels = load_channels_yaml(path)
+    with rt.migrated_sessions().begin() as s:
+        for g in groups:
+            group = get_group(s, str(g["name"]))
+            assert group is not None
+            group.kind = g.get("kind", "militia")
+            group.aliases = [str(a) for a in g.get("aliases") or []]
+            group.weight = float(g.get("weight", 1.0))
+            if g.get("parent"):
+                group.parent = get_group(s, str(g["parent"]))
+        for c in channels:
+            ch = ensure_channel(
+                s,
+                str(c["handle"]),
+                source=c.get("source", "web"),
+                group=c.get("group"),
+                interval=c.get("interval"),
+            )
+            ch.source = c.get("source", ch.source)
+            ch.enabled = bool(c.get("enabled", True))
+            if c.get("interval"):
+                ch.interval_seconds = int(c["interval"])
+    click.echo(f"{path}: {len(groups)} groups, {len(channels)} channels synced")
+
+
+COMMANDS = [channels_group]

@@ -1,0 +1,50 @@
+"""What every command needs, built on first use: nothing connects at import time."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.config import Settings, load_settings
+from monitor.errors import ConfigError
+from monitor.pipeline import Pipeline, build_pipeline
+from monitor.store.db import make_engine, session_factory
+from monitor.store.migrate import current_revision, head_revision
+
+
+class Runtime:
+    def __init__(self) -> None:
+        self.demo = False
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings(demo=self.demo)
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.database_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return session_factory(self.engine)
+
+    def migrated_sessions(self) -> sessionmaker[Session]:
+        """Sessions on a database whose schema is current; otherwise a clear exit 2."""
+        current, head = current_revision(self.engine), head_revision()
+        if current != head:
+            raise ConfigError(
+                f"database schema is at {current or 'nothing'}, this version needs {head}: "
+                "run `monitor db upgrade`",
+                key="MONITOR_DATABASE_URL",
+            )
+        return self.sessions
+
+    def pipeline(self) -> Pipeline:
+        """The collect → store → match → outbox pipeline on the migrated database."""
+        return build_pipeline(self.migrated_sessions(), self.settings)
+
+    def close(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()

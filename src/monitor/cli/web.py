@@ -1,0 +1,7 @@
+"""`monitor serve`: the review console (issue #5)."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []

@@ -1,0 +1,180 @@
+"""Settings: one typed object fed by ``MONITOR_*`` environment variables and ``settings.yaml``.
+
+Environment variables win over the file, so a deployment can override one value without
+editing config. Every field is documented in ``docs/settings.md`` (a test enforces it).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from monitor.errors import ConfigError
+
+ENV_PREFIX = "MONITOR_"
+SETTINGS_FILE = "settings.yaml"
+
+# Values people paste from examples; a console signed with one of these is forgeable.
+_PLACEHOLDER_SECRETS = frozenset(
+    {"changeme", "change-me", "change_me", "changethis", "secret", "please-change", "xxx", ""}
+)
+
+
+class Settings(BaseSettings):
+    """All runtime settings. Field names map to ``MONITOR_<NAME>`` and to keys of settings.yaml."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, env_ignore_empty=True
+    )
+
+    database_url: str = "sqlite:///var/monitor.db"
+    config_dir: Path = Path("config")
+    var_dir: Path = Path("var")
+    telegram_api_id: int | None = None
+    telegram_api_hash: SecretStr | None = None
+    telegram_session: Path = Path("var/telegram.session")
+    telegram_web_base: str = "https://t.me"
+    secret_key: SecretStr | None = None
+    console_url: str = "http://127.0.0.1:8000"
+    ingest_batch_size: int = Field(default=1000, ge=1, le=50_000)
+    collect_interval: int = Field(default=300, ge=10)
+    recent_window_hours: float = Field(default=48.0, ge=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @field_validator("telegram_web_base", "console_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_api_id is not None and self.telegram_api_hash is not None
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.var_dir / "cache"
+
+    def console_secret(self, *, demo: bool = False) -> str:
+        """The key that signs console sessions; only the demo may run without a real one."""
+        key = self.secret_key.get_secret_value() if self.secret_key else None
+        if key is None or key.strip().lower() in _PLACEHOLDER_SECRETS or len(key) < 16:
+            if demo:
+                return secrets.token_urlsafe(32)
+            raise ConfigError(
+                "set a random value of at least 16 characters "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)",
+                key=f"{ENV_PREFIX}SECRET_KEY",
+            )
+        return key
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # init kwargs carry the parsed settings.yaml; the environment overrides it.
+        return (env_settings, init_settings)
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A SafeLoader that remembers the line of each top-level key, for error messages."""
+
+
+def _read_yaml_with_lines(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}, {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", file=path) from exc
+    try:
+        node = yaml.compose(text, Loader=_LineLoader)
+        data = yaml.load(text, Loader=_LineLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise ConfigError(
+            f"invalid YAML: {getattr(exc, 'problem', exc)}", file=path, line=line
+        ) from None
+    if data is None:
+        return {}, {}
+    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+        raise ConfigError("must be a mapping of setting: value", file=path, line=1)
+    lines = {
+        str(key_node.value): key_node.start_mark.line + 1
+        for key_node, _ in node.value
+        if isinstance(key_node, yaml.ScalarNode)
+    }
+    return {str(k): v for k, v in data.items()}, lines
+
+
+def field_docs() -> dict[str, FieldInfo]:
+    return dict(Settings.model_fields)
+
+
+def load_settings(*, demo: bool = False, **overrides: Any) -> Settings:
+    """Build settings from the environment and ``<config_dir>/settings.yaml``.
+
+    Raises ConfigError (exit code 2) naming the variable, or the file, line and key.
+    """
+    env = os.environ
+    config_dir = Path(overrides.get("config_dir") or env.get(f"{ENV_PREFIX}CONFIG_DIR", "config"))
+    path = config_dir / SETTINGS_FILE
+    data, lines = _read_yaml_with_lines(path)
+    if "config_dir" in data:
+        raise ConfigError(
+            "config_dir cannot be set inside the config folder; use MONITOR_CONFIG_DIR",
+            file=path,
+            line=lines.get("config_dir"),
+        )
+    data["config_dir"] = config_dir
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        raise _config_error(exc, env, path, lines, set(overrides)) from None
+    if settings.secret_key is not None and not demo:
+        settings.console_secret()
+    return settings
+
+
+def _config_error(
+    exc: ValidationError,
+    env: Mapping[str, str],
+    path: Path,
+    lines: dict[str, int],
+    overridden: set[str],
+) -> ConfigError:
+    first = exc.errors()[0]
+    key = str(first["loc"][0]) if first["loc"] else "?"
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown setting (see docs/settings.md)"
+    env_name = f"{ENV_PREFIX}{key.upper()}"
+    if key in overridden:
+        return ConfigError(message, key=f"--{key.replace('_', '-')}")
+    if env_name in env:
+        return ConfigError(message, key=f"environment variable {env_name}")
+    return ConfigError(message, file=path, line=lines.get(key), key=key)

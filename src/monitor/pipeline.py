@@ -1,0 +1,136 @@
+"""collect → store → match → alert outbox, one transaction per batch.
+
+Every source (export import, Telethon, web preview) hands its records to ``Pipeline.run``; the
+hooks (matcher, alert outbox) see what each batch changed inside the batch's own transaction,
+so a post is never stored without its verdict, nor a verdict without its alerts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.collect.records import PostRecord
+from monitor.config import Settings
+from monitor.store.ingest import Changed, IngestResult, ingest
+from monitor.store.models import Channel, CollectionRun, utcnow
+
+Hook = Callable[[Session, Channel, list[Changed]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An input record that could not be used: reported, skipped, and nothing of it stored."""
+
+    where: str  # "line 12", "message 345 (#12)"
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+@dataclass(slots=True)
+class RunSummary:
+    fetched: int = 0
+    stored: IngestResult = field(default_factory=IngestResult)
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def line(self) -> str:
+        s = self.stored
+        return (
+            f"{self.fetched} read, {s.new} new, {s.edited} edited, {s.deleted} deleted, "
+            f"{s.unchanged} unchanged, {len(self.rejected)} rejected"
+        )
+
+
+def batched(
+    items: Iterable[PostRecord | Rejection], size: int
+) -> Iterator[list[PostRecord | Rejection]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+class Pipeline:
+    def __init__(self, sessions: sessionmaker[Session], *, batch_size: int = 1000) -> None:
+        self.sessions = sessions
+        self.batch_size = batch_size
+        self.hooks: list[Hook] = []
+
+    def store(
+        self, channel_id: int, records: list[PostRecord], *, now: datetime | None = None
+    ) -> IngestResult:
+        """Ingest one batch and run the hooks on what changed; all in one transaction."""
+        with self.sessions.begin() as session:
+            channel = session.get_one(Channel, channel_id)
+            result = ingest(session.connection(), channel_id, records, now=now)
+            if result.changed:
+                for hook in self.hooks:
+                    hook(session, channel, result.changed)
+        return result
+
+    def run(
+        self,
+        channel_id: int,
+        items: Iterable[PostRecord | Rejection],
+        *,
+        source: str,
+        on_reject: Callable[[Rejection], None] | None = None,
+    ) -> RunSummary:
+        """Store a stream of records batch by batch, recording the run in collection_runs.
+
+        Batches already committed stay committed if the stream fails part-way; the run row
+        then says ``error`` with the reason, and the exception propagates.
+        """
+        summary = RunSummary()
+        with self.sessions.begin() as session:
+            run = CollectionRun(channel_id=channel_id, source=source, status="running")
+            session.add(run)
+            session.flush()
+            run_id = run.id
+        status, error = "ok", None
+        try:
+            for chunk in batched(items, self.batch_size):
+                records = []
+                for item in chunk:
+                    if isinstance(item, Rejection):
+                        summary.rejected.append(item)
+                        if on_reject:
+                            on_reject(item)
+                    else:
+                        records.append(item)
+                summary.fetched += len(records)
+                if records:
+                    summary.stored.add(self.store(channel_id, records))
+        except BaseException as exc:
+            status, error = "error", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            if status == "ok" and summary.rejected:
+                status = "partial"
+            self._finish_run(run_id, summary, status, error)
+        return summary
+
+    def _finish_run(self, run_id: int, summary: RunSummary, status: str, error: str | None) -> None:
+        with self.sessions.begin() as session:
+            run = session.get_one(CollectionRun, run_id)
+            run.finished_at = utcnow()
+            run.status = status
+            run.error = error
+            run.fetched = summary.fetched
+            run.new = summary.stored.new
+            run.edited = summary.stored.edited
+            run.deleted = summary.stored.deleted
+            run.rejected = len(summary.rejected)
+            if status in ("ok", "partial"):
+                channel = session.get_one(Channel, run.channel_id)
+                channel.last_success_at = run.finished_at
+
+
+def build_pipeline(sessions: sessionmaker[Session], settings: Settings) -> Pipeline:
+    """The pipeline every command uses, with its hooks in order (each in the batch transaction)."""
+    return Pipeline(sessions, batch_size=settings.ingest_batch_size)

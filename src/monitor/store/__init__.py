@@ -1,0 +1,1 @@
+"""Storage: engine, tables, idempotent ingest, export."""

@@ -1,0 +1,375 @@
+"""Database tables, as SQLAlchemy 2 typed mappings. The schema itself is created only by Alembic."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# One naming convention so SQLite batch migrations and PostgreSQL name constraints alike.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC (SQLite has no time zones) and always hands back aware UTC datetimes."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: monitor stores UTC-aware datetimes only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+    }
+
+
+class Group(Base):
+    """An actor: a militia or one of its facade groups."""
+
+    __tablename__ = "groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default="militia")  # militia | facade
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"))
+    aliases: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+
+    parent: Mapped[Group | None] = relationship(remote_side=[id])
+
+
+class Account(Base):
+    """A Telegram user account (one session file) that collectors poll channels through."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    session_path: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(30), default="ok")  # ok | cooldown | revoked
+    cooldown_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Channel(Base):
+    __tablename__ = "channels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handle: Mapped[str] = mapped_column(String(100), unique=True)
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    access_hash: Mapped[int | None] = mapped_column(BigInteger)
+    title: Mapped[str | None] = mapped_column(String(300))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(20), default="web")  # telethon | web | export
+    interval_seconds: Mapped[int] = mapped_column(Integer, default=300)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0)  # highest message id stored
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # health
+    last_success_at: Mapped[datetime | None]
+    last_error_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    newest_post_at: Mapped[datetime | None]
+    cooldown_until: Mapped[datetime | None]
+    gaps: Mapped[list[list[int]]] = mapped_column(JSONType, default=list)
+    status: Mapped[str] = mapped_column(String(30), default="ok")
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+
+    group: Mapped[Group | None] = relationship()
+    account: Mapped[Account | None] = relationship()
+
+
+class ChannelName(Base):
+    """Every title/handle a channel has shown, so renamed channels stay traceable."""
+
+    __tablename__ = "channel_names"
+    __table_args__ = (UniqueConstraint("channel_id", "handle", "title"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    handle: Mapped[str | None] = mapped_column(String(100))
+    title: Mapped[str | None] = mapped_column(String(300))
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Post(Base):
+    __tablename__ = "posts"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "message_id"),
+        Index("ix_posts_date", "date"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    date: Mapped[datetime]
+    text: Mapped[str] = mapped_column(Text, default="")
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    views: Mapped[int | None] = mapped_column(BigInteger)
+    forwards: Mapped[int | None] = mapped_column(BigInteger)
+    fwd_channel: Mapped[str | None] = mapped_column(String(100))
+    fwd_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    fwd_name: Mapped[str | None] = mapped_column(String(300))
+    reply_to: Mapped[int | None] = mapped_column(BigInteger)
+    media_type: Mapped[str | None] = mapped_column(String(30))
+    media_mime: Mapped[str | None] = mapped_column(String(100))
+    media_size: Mapped[int | None] = mapped_column(BigInteger)
+    media_duration: Mapped[float | None] = mapped_column(Float)
+    media_sha256: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(20))
+    first_seen_at: Mapped[datetime]
+    edited_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+
+    channel: Mapped[Channel] = relationship()
+    versions: Mapped[list[PostVersion]] = relationship(
+        order_by="PostVersion.id", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class PostVersion(Base):
+    """Every distinct text a post has had: an edit never overwrites what was said before."""
+
+    __tablename__ = "post_versions"
+    __table_args__ = (UniqueConstraint("post_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    post_id: Mapped[int] = mapped_column(BigId, ForeignKey("posts.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    captured_at: Mapped[datetime]
+    edit_date: Mapped[datetime | None]
+
+
+class CollectionRun(Base):
+    __tablename__ = "collection_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), index=True
+    )
+    source: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running|ok|partial|error
+    fetched: Mapped[int] = mapped_column(Integer, default=0)
+    new: Mapped[int] = mapped_column(Integer, default=0)
+    edited: Mapped[int] = mapped_column(Integer, default=0)
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class RuleSetVersion(Base):
+    __tablename__ = "rule_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), unique=True)
+    loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Match(Base):
+    """The matcher's current verdict on a post (one row per post; rematch replaces it)."""
+
+    __tablename__ = "matches"
+    __table_args__ = (Index("ix_matches_flagged_severity", "flagged", "severity_rank", "post_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    post_id: Mapped[int] = mapped_column(
+        BigId,
+        ForeignKey("posts.id", ondelete="CASCADE"),
+        unique=True,
+    )
+    rule_set_id: Mapped[int] = mapped_column(ForeignKey("rule_sets.id"))
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    flagged: Mapped[bool] = mapped_column(Boolean)
+    severity: Mapped[str] = mapped_column(String(10))
+    severity_rank: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    explanation: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    matched_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    signals: Mapped[list[SignalRow]] = relationship(
+        order_by="SignalRow.start", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class SignalRow(Base):
+    __tablename__ = "signals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    match_id: Mapped[int] = mapped_column(
+        BigId,
+        ForeignKey("matches.id", ondelete="CASCADE"),
+        index=True,
+    )
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    rule: Mapped[str] = mapped_column(String(100))
+    ref: Mapped[str | None] = mapped_column(String(20))
+    refs: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+    matched: Mapped[str] = mapped_column(Text)
+    score: Mapped[float] = mapped_column(Float)
+
+
+class Suppression(Base):
+    """An analyst's ruling that a phrase (from one channel, or anywhere) is not a signal."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str | None] = mapped_column(String(20))
+    rule: Mapped[str | None] = mapped_column(String(100))
+    phrase: Mapped[str] = mapped_column(Text)  # as the analyst selected it
+    phrase_norm: Mapped[str] = mapped_column(Text)  # through monitor.match.normalize
+    review_id: Mapped[int | None] = mapped_column(ForeignKey("reviews.id", ondelete="SET NULL"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(20))  # analyst | operator | admin
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Review(Base):
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(
+        BigId,
+        ForeignKey("posts.id", ondelete="CASCADE"),
+        index=True,
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decision: Mapped[str] = mapped_column(String(20))  # confirmed | dismissed | escalated
+    note: Mapped[str] = mapped_column(Text, default="")
+    assigned_to: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Subscription(Base):
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    url: Mapped[str] = mapped_column(Text)  # apprise URL: may hold a token, never logged
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    min_severity: Mapped[str] = mapped_column(String(10), default="high")
+    kinds: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    groups: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    channels: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    refs: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    digest_minutes: Mapped[int | None] = mapped_column(Integer)
+    quiet_hours: Mapped[str | None] = mapped_column(String(20))  # "22:00-06:00" UTC
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlertOutbox(Base):
+    """Alerts written in the same transaction as the flag; the sender drains them."""
+
+    __tablename__ = "alert_outbox"
+    __table_args__ = (Index("ix_alert_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    post_id: Mapped[int] = mapped_column(BigId, ForeignKey("posts.id", ondelete="CASCADE"))
+    dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default="flag")  # flag | edited | deleted
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|sent|failed
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Delivery(Base):
+    """One attempt to deliver an outbox row."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(
+        BigId,
+        ForeignKey("alert_outbox.id", ondelete="CASCADE"),
+        index=True,
+    )
+    attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(50))
+    target: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
