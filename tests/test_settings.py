@@ -42,7 +42,9 @@ def test_yaml_values_are_used_and_environment_wins(
 
 
 def test_bad_yaml_value_names_file_line_and_key(config_dir: Path) -> None:
-    (config_dir / "settings.yaml").write_text("# comment\nlog_level: INFO\ningest_batch_size: lots\n")
+    (config_dir / "settings.yaml").write_text(
+        "# comment\nlog_level: INFO\ningest_batch_size: lots\n"
+    )
     with pytest.raises(ConfigError) as err:
         load_settings()
     assert err.value.exit_code == 2

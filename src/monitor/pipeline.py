@@ -11,8 +11,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from monitor.match import Matcher
 
 from monitor.collect.records import PostRecord
 from monitor.config import Settings
@@ -131,6 +135,13 @@ class Pipeline:
                 channel.last_success_at = run.finished_at
 
 
-def build_pipeline(sessions: sessionmaker[Session], settings: Settings) -> Pipeline:
+def build_pipeline(
+    sessions: sessionmaker[Session], settings: Settings, *, matcher: Matcher | None = None
+) -> Pipeline:
     """The pipeline every command uses, with its hooks in order (each in the batch transaction)."""
-    return Pipeline(sessions, batch_size=settings.ingest_batch_size)
+    pipeline = Pipeline(sessions, batch_size=settings.ingest_batch_size)
+    if matcher is not None:
+        from monitor.match.persist import MatchHook
+
+        pipeline.hooks.append(MatchHook(matcher))
+    return pipeline

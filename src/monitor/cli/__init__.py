@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import traceback
+from pathlib import Path
 
 import click
 from sqlalchemy.exc import OperationalError
@@ -26,9 +28,9 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from monitor.cli import channels, collect, data, db, demo, users, web
+    from monitor.cli import channels, collect, data, db, demo, match, users, web
 
-    for module in (db, data, channels, collect, users, web, demo):
+    for module in (db, data, match, channels, collect, users, web, demo):
         for command in module.COMMANDS:
             cli.add_command(command)
 
@@ -50,5 +52,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except OperationalError as exc:
         click.echo(f"monitor: error: database unavailable: {exc.orig}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # a bug: say where, briefly, instead of a traceback
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        click.echo(
+            f"monitor: internal error: {type(exc).__name__}: {exc} "
+            f"(at {Path(frame.filename).name}:{frame.lineno}; please report it)",
+            err=True,
+        )
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,6 +13,9 @@ from monitor.errors import ConfigError
 from monitor.pipeline import Pipeline, build_pipeline
 from monitor.store.db import make_engine, session_factory
 from monitor.store.migrate import current_revision, head_revision
+
+if TYPE_CHECKING:
+    from monitor.match import Matcher
 
 
 class Runtime:
@@ -41,9 +45,17 @@ class Runtime:
             )
         return self.sessions
 
+    @cached_property
+    def matcher(self) -> Matcher:
+        """The rules in CONFIG_DIR/rules and the Quran index (cached on disk under var/cache)."""
+        from monitor.match import Matcher, load_rules
+
+        rules = load_rules(self.settings.config_dir / "rules")
+        return Matcher(rules, cache_dir=self.settings.cache_dir)
+
     def pipeline(self) -> Pipeline:
         """The collect → store → match → outbox pipeline on the migrated database."""
-        return build_pipeline(self.migrated_sessions(), self.settings)
+        return build_pipeline(self.migrated_sessions(), self.settings, matcher=self.matcher)
 
     def close(self) -> None:
         if "engine" in self.__dict__:

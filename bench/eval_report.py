@@ -1,0 +1,87 @@
+"""Per-kind precision/recall of the matcher on tests/eval/posts.jsonl.
+
+Run: PYTHONPATH=src .venv/bin/python bench/eval_report.py [--show-errors]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitor.match import Matcher, load_rules
+
+ROOT = Path(__file__).resolve().parent.parent
+KINDS = ("verse_cue", "verse_quote", "readiness", "threat", "allegiance", "attack_claim", "target")
+
+
+@dataclass
+class Counts:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+
+def evaluate(matcher: Matcher, path: Path) -> tuple[Counts, dict[str, Counts], list[str]]:
+    flag = Counts()
+    per_kind = {k: Counts() for k in KINDS}
+    errors: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        post = json.loads(line)
+        result = matcher.match(post["text"])
+        got = {s.kind for s in result.signals}
+        want = set(post["kinds"])
+        if result.flagged and post["flagged"]:
+            flag.tp += 1
+        elif result.flagged:
+            flag.fp += 1
+            errors.append(f"FP {post['id']}: {post['text'][:70]!r} {sorted(got)}")
+        elif post["flagged"]:
+            flag.fn += 1
+            errors.append(f"FN {post['id']}: {post['text'][:70]!r} {sorted(got)}")
+        for k in KINDS:
+            c = per_kind[k]
+            if k in got and k in want:
+                c.tp += 1
+            elif k in got:
+                c.fp += 1
+                errors.append(f"kind FP {k} {post['id']}: {post['text'][:60]!r}")
+            elif k in want:
+                c.fn += 1
+                errors.append(f"kind FN {k} {post['id']}: {post['text'][:60]!r}")
+    return flag, per_kind, errors
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--show-errors", action="store_true")
+    ap.add_argument("--eval", type=Path, default=ROOT / "tests" / "eval" / "posts.jsonl")
+    args = ap.parse_args()
+    matcher = Matcher(load_rules(ROOT / "config" / "rules"))
+    flag, per_kind, errors = evaluate(matcher, args.eval)
+    print(f"{'kind':<14}{'tp':>5}{'fp':>5}{'fn':>5}{'precision':>11}{'recall':>8}")
+    for k, c in per_kind.items():
+        print(f"{k:<14}{c.tp:>5}{c.fp:>5}{c.fn:>5}{c.precision:>11.3f}{c.recall:>8.3f}")
+    print(
+        f"{'FLAGGED':<14}{flag.tp:>5}{flag.fp:>5}{flag.fn:>5}"
+        f"{flag.precision:>11.3f}{flag.recall:>8.3f}"
+    )
+    if args.show_errors:
+        print("\n".join(errors), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

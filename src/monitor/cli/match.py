@@ -1,0 +1,74 @@
+"""`monitor scan` (offline, no database) and `monitor rematch`."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import click
+
+from monitor.cli.context import Runtime
+from monitor.cli.data import EXIT_REJECTED, parse_since
+from monitor.collect.export import open_export
+from monitor.errors import ConfigError
+
+
+def _looks_like_jsonl(first_line: str) -> bool:
+    """A JSONL post is a whole object on one line; a Desktop export's first line is just `{`."""
+    stripped = first_line.strip()
+    return stripped.startswith("{") and stripped.endswith("}")
+
+
+@click.command("scan")
+@click.argument("path", type=click.Path(path_type=Path, allow_dash=True))
+@click.pass_obj
+def scan(rt: Runtime, path: Path) -> None:
+    """Match posts offline and print one JSON result per post; no database needed.
+
+    PATH is a JSONL file (one {"id", "text"} object per line; `channel`, `date`, `lang`
+    optional), a Telegram Desktop export (result.json or its folder), or - for stdin.
+    Rejected lines are reported on stderr with their line number (exit code 3).
+    """
+    from monitor.match.scan import scan_export, scan_jsonl
+
+    matcher = rt.matcher
+    out, err = sys.stdout, sys.stderr
+    if str(path) == "-":
+        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+        raw = data if isinstance(data, bytes) else data.encode("utf-8")
+        first = raw.lstrip()[:1]
+        text = raw.decode("utf-8", "replace")
+        if first == b"{" and _looks_like_jsonl(text.lstrip().split("\n", 1)[0]):
+            rejected = scan_jsonl(text.splitlines(), matcher, out, err)
+        else:
+            rejected = scan_export(io.BytesIO(raw), matcher, out, err)
+    elif path.is_dir() or path.suffix == ".json":
+        with open_export(path) as fp:
+            rejected = scan_export(fp, matcher, out, err)
+    else:
+        try:
+            with path.open(encoding="utf-8", errors="replace") as fh:
+                rejected = scan_jsonl(fh, matcher, out, err)
+        except FileNotFoundError:
+            raise ConfigError("no such file", file=path) from None
+    if rejected:
+        sys.exit(EXIT_REJECTED)
+
+
+@click.command("rematch")
+@click.option("--since", help="Only posts dated on or after this date (YYYY-MM-DD, UTC).")
+@click.pass_obj
+def rematch_cmd(rt: Runtime, since: str | None) -> None:
+    """Re-run the current rules (CONFIG_DIR/rules) over stored posts; verdicts are replaced."""
+    from monitor.match.persist import rematch
+
+    when = parse_since(since)
+    summary = rematch(rt.migrated_sessions(), rt.matcher, since=when)
+    click.echo(
+        f"rematched {summary.posts} posts with rules {rt.matcher.rules.version[:12]}: "
+        f"{summary.changed} verdicts changed, {summary.flagged} flagged"
+    )
+
+
+COMMANDS = [scan, rematch_cmd]

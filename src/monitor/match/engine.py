@@ -1,0 +1,334 @@
+"""The Matcher: Quran quotes + phrase families + context -> signals -> severity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import accumulate
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import ConfigError
+from .normalize import Normalized, normalize
+from .phrases import Hit, Pattern, PhraseSet
+from .quran import Alignment, QuranIndex, load_index
+from .rules import PhraseRule, RuleSet
+from .severity import Scorer
+
+__all__ = ["MatchContext", "MatchResult", "Matcher", "Signal"]
+
+# Order in which signals are listed: by position, then this order.
+_KIND_ORDER = {
+    k: i
+    for i, k in enumerate(
+        ("verse_cue", "verse_quote", "readiness", "threat", "allegiance", "attack_claim", "target")
+    )
+}
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One detected signal.  ``start``/``end`` index the ORIGINAL text (end-exclusive).
+
+    ``to_dict`` always includes ``ref`` and ``refs``: the verse kinds carry the first
+    ayah and all ayahs covered; the other kinds carry ``null`` and ``[]``, so every
+    signal object has the same keys."""
+
+    kind: str
+    rule: str
+    start: int
+    end: int
+    matched: str
+    score: float
+    ref: str | None = None
+    refs: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "rule": self.rule,
+            "ref": self.ref,
+            "refs": list(self.refs),
+            "start": self.start,
+            "end": self.end,
+            "matched": self.matched,
+            "score": self.score,
+        }
+
+
+@dataclass
+class MatchContext:
+    channel: str | None = None
+    group: str | None = None
+    affiliated_same_cue: int = 0  # OTHER affiliated channels posting the same cue verse
+    deleted_soon: bool = False
+    # Normalised phrases analysts ruled are not signals here (issue #5 suppressions).
+    suppressed: tuple[str, ...] = ()
+
+
+@dataclass
+class MatchResult:
+    flagged: bool
+    severity: str
+    score: float
+    signals: list[Signal]
+    explanation: list[str]
+
+    def to_dict(self, id: object) -> dict[str, Any]:
+        return {
+            "id": id,
+            "flagged": self.flagged,
+            "severity": self.severity,
+            "score": self.score,
+            "signals": [s.to_dict() for s in self.signals],
+        }
+
+
+@dataclass
+class _Span:
+    kind: str
+    rule: str
+    t0: int  # token range in the post, end-exclusive
+    t1: int
+    score: float
+    weight: float
+    ref: str | None = None
+    refs: list[str] = field(default_factory=list)
+    note: str = ""
+
+
+class Matcher:
+    def __init__(self, rules: RuleSet, cache_dir: Path | None = None) -> None:
+        self.rules = rules
+        self.index: QuranIndex = load_index(cache_dir, f"{rules.version}-{__version__}")
+        self.scorer = Scorer.from_config(rules.severity)
+        for ref in rules.cues:
+            if ref not in self.index.key_to_ayah:
+                raise ConfigError(f"cue ref {ref} is not an ayah of the Hafs text")
+        self.cue_ayahs = frozenset(self.index.key_to_ayah[r] for r in rules.cues)
+        self.rule_by_id: dict[str, PhraseRule] = {r.id: r for r in rules.rules}
+        self.formula_refs = {f.id: f.refs for f in rules.formulas}
+        patterns: list[Pattern] = []
+        for pats in rules.contexts.values():
+            patterns += pats
+        for cue in rules.cues.values():
+            patterns += cue.fragments
+        for f in rules.formulas:
+            patterns += f.patterns
+        for r in rules.rules:
+            patterns += r.patterns + r.excludes
+        self.phrases = PhraseSet(patterns, rules.clitics)
+
+    # -- public ------------------------------------------------------------------
+
+    def match(self, text: str, ctx: MatchContext | None = None) -> MatchResult:
+        ctx = ctx or MatchContext()
+        norm = normalize(text)
+        toks = norm.text.split(" ") if norm.text else []
+        spans, present = self._spans(toks)
+        dropped: list[str] = []
+        if ctx.suppressed and spans:
+            spans, dropped = _suppress(spans, toks, ctx.suppressed)
+        if not spans:
+            return MatchResult(False, "none", 0.0, [], dropped)
+        signals, explanation = self._signals(norm, toks, spans)
+        explanation += dropped
+        weighted: dict[str, tuple[str, str, float]] = {}
+        for sp in spans:
+            w = sp.weight * sp.score
+            if sp.rule not in weighted or weighted[sp.rule][2] < w:
+                weighted[sp.rule] = (sp.kind, sp.rule, w)
+        present |= {sp.kind for sp in spans}
+        score, severity, why = self.scorer.score(
+            list(weighted.values()),
+            present,
+            ctx.channel,
+            ctx.group,
+            ctx.affiliated_same_cue,
+            ctx.deleted_soon,
+        )
+        flagged = self.scorer.flagged(severity)
+        return MatchResult(flagged, severity, score, signals, explanation + why)
+
+    # -- internals -----------------------------------------------------------------
+
+    def _spans(self, toks: list[str]) -> tuple[list[_Span], set[str]]:
+        hits = self.phrases.find(toks)
+        alignments, qmap = self._quran(toks)
+        if not hits and not alignments:
+            return [], set()
+        by_role: dict[str, list[Hit]] = {}
+        for h in hits:
+            by_role.setdefault(h.tag[0], []).append(h)
+        spans = self._verse_spans(by_role, alignments, qmap)
+        contexts: dict[str, list[tuple[int, int]]] = {}
+        for h in by_role.get("context", []):
+            contexts.setdefault(h.tag[1], []).append((h.start, h.end))
+        excludes: dict[str, list[tuple[int, int]]] = {}
+        for h in by_role.get("exclude", []):
+            excludes.setdefault(h.tag[1], []).append((h.start, h.end))
+        rule_hits = by_role.get("rule", [])
+        # Targets first: a target found is context for the other families.
+        rule_hits.sort(key=lambda h: self.rule_by_id[h.tag[1]].kind != "target")
+        phrase_spans: list[_Span] = []
+        for h in rule_hits:
+            rule = self.rule_by_id[h.tag[1]]
+            if rule.kind != "target" and "target" in rule.requires_context:
+                contexts["target"] = [(s.t0, s.t1) for s in phrase_spans if s.kind == "target"]
+            if rule.requires_context and not any(
+                _near(h, pos, rule.window, outside=True)
+                for name in rule.requires_context
+                for pos in contexts.get(name, ())
+            ):
+                continue
+            if any(_near(h, pos, rule.window, outside=False) for pos in excludes.get(rule.id, ())):
+                continue
+            weight = rule.weight if rule.weight is not None else self.scorer.kinds[rule.kind]
+            note = f"pattern {h.pattern!r}" + (" (one-letter typo)" if h.fuzzy else "")
+            phrase_spans.append(
+                _Span(
+                    rule.kind, rule.id, h.start, h.end, 0.9 if h.fuzzy else 1.0, weight, note=note
+                )
+            )
+        spans += _dedupe(phrase_spans)
+        present = {f"context:{name}" for name in contexts if contexts[name]}
+        return spans, present
+
+    def _quran(self, toks: list[str]) -> tuple[list[Alignment], list[int]]:
+        # Ayah numbers between quoted ayahs ("... مؤمنين (139) إن يمسسكم") are skipped.
+        if any(map(str.isdigit, toks)):
+            qmap = [i for i, t in enumerate(toks) if not t.isdigit()]
+            qtoks = [toks[i] for i in qmap]
+        else:
+            qmap, qtoks = list(range(len(toks))), toks
+        canon = self.index.canonical(qtoks)
+        found = self.index.align(canon, min_words=self.rules.min_words, prefer=self.cue_ayahs)
+        return found, qmap
+
+    def _verse_spans(
+        self, by_role: dict[str, list[Hit]], alignments: list[Alignment], qmap: list[int]
+    ) -> list[_Span]:
+        idx = self.index
+        formulas = by_role.get("formula", [])
+        out: list[_Span] = []
+        kept: list[tuple[int, int]] = []
+        for al in alignments:
+            t0, t1 = qmap[al.p0], qmap[al.p1 - 1] + 1
+            inside = {i for f in formulas for i in range(f.start, f.end) if t0 <= i < t1}
+            outside = al.matched - len(inside)
+            # A formula with a word or two of its verse around it is still the formula.
+            if inside and outside < self.rules.min_words:
+                continue
+            refs = idx.refs(al.q0, al.q1)
+            cue_ref = None
+            for ref in refs:
+                k = idx.key_to_ayah[ref]
+                if k in self.cue_ayahs:
+                    a0, a1 = idx.ayah_span(ref)
+                    covered = min(a1, al.q1) - max(a0, al.q0)
+                    if covered >= min(3, a1 - a0):
+                        cue_ref = ref
+                        break
+            kind = "verse_cue" if cue_ref else "verse_quote"
+            rule = f"quran:{cue_ref or refs[0]}"
+            weight = self._cue_weight(cue_ref) if cue_ref else self.scorer.kinds["verse_quote"]
+            note = f"{al.matched} words of the Quran"
+            if al.errors:
+                note += f", {al.errors:g} error points (typo 0.5, dropped/extra word 1)"
+            out.append(_Span(kind, rule, t0, t1, round(al.score, 2), weight, refs[0], refs, note))
+            kept.append((t0, t1))
+        for h in by_role.get("cue", []):
+            if any(a <= h.start and h.end <= b for a, b in kept):
+                continue
+            kept.append((h.start, h.end))
+            ref = h.tag[1]
+            out.append(
+                _Span(
+                    "verse_cue",
+                    f"quran:{ref}",
+                    h.start,
+                    h.end,
+                    0.9 if h.fuzzy else 1.0,
+                    self._cue_weight(ref),
+                    ref,
+                    [ref],
+                    "catalog fragment",
+                )
+            )
+        for h in formulas:
+            if any(a <= h.start and h.end <= b for a, b in kept):
+                continue
+            refs = self.formula_refs.get(h.tag[1], [])
+            out.append(
+                _Span(
+                    "verse_quote",
+                    f"formula:{h.tag[1]}",
+                    h.start,
+                    h.end,
+                    1.0,
+                    0.0,  # formulas weigh nothing whatever verse_quote weighs
+                    refs[0] if refs else None,
+                    refs,
+                    "everyday formula, never flagged alone",
+                )
+            )
+        return out
+
+    def _cue_weight(self, ref: str) -> float:
+        cue = self.rules.cues[ref]
+        return cue.weight if cue.weight is not None else self.scorer.kinds["verse_cue"]
+
+    def _signals(
+        self, norm: Normalized, toks: list[str], spans: list[_Span]
+    ) -> tuple[list[Signal], list[str]]:
+        ends = list(accumulate(len(t) + 1 for t in toks))  # ends[i] = start of token i+1
+        signals: list[Signal] = []
+        lines: list[str] = []
+        spans.sort(key=lambda s: (s.t0, _KIND_ORDER[s.kind], -s.t1))
+        for sp in spans:
+            c0 = ends[sp.t0 - 1] if sp.t0 > 0 else 0
+            c1 = ends[sp.t1 - 1] - 1
+            start, end = norm.to_original(c0, c1)
+            matched = norm.original[start:end]
+            signals.append(
+                Signal(sp.kind, sp.rule, start, end, matched, sp.score, sp.ref, list(sp.refs))
+            )
+            where = f" [{', '.join(sp.refs)}]" if sp.refs else ""
+            lines.append(
+                f"{sp.kind} {sp.rule}{where}: {matched!r} — {sp.note}; weight {sp.weight:g}"
+                f" x match {sp.score:g}"
+            )
+        return signals, lines
+
+
+def _near(h: Hit, pos: tuple[int, int], window: int, outside: bool) -> bool:
+    a, b = pos
+    if outside and h.start <= a and b <= h.end:
+        return False  # the rule's own words are not its context
+    return a < h.end + window and b > h.start - window
+
+
+def _suppress(
+    spans: list[_Span], toks: list[str], phrases: tuple[str, ...]
+) -> tuple[list[_Span], list[str]]:
+    """Drop spans an analyst ruled out: the span's words contain the phrase, or lie within it."""
+    kept, why = [], []
+    for sp in spans:
+        words = " ".join(toks[sp.t0 : sp.t1])
+        hit = next((p for p in phrases if p in words or words in p), None)
+        if hit is None:
+            kept.append(sp)
+        else:
+            why.append(f"suppressed {sp.kind} {sp.rule}: {words!r} (analyst ruling {hit!r})")
+    return kept, why
+
+
+def _dedupe(spans: list[_Span]) -> list[_Span]:
+    """Per kind, drop spans inside a longer (or equal and heavier) span."""
+    spans.sort(key=lambda s: (s.t0 - s.t1, -s.weight, s.t0))
+    kept: list[_Span] = []
+    for s in spans:
+        if any(k.kind == s.kind and k.t0 <= s.t0 and s.t1 <= k.t1 for k in kept):
+            continue
+        kept.append(s)
+    return kept

@@ -1,0 +1,193 @@
+"""The one text fold used by the Quran index, the matcher, search and highlighting.
+
+The fold is done in two stages so that the common case stays in C:
+
+1. a per-code-point translation (``str.translate`` with a lazily filled table), which
+   drops marks, folds letter shapes and turns punctuation/emoji/controls into spaces;
+2. a regex pass that deletes characters depending on their neighbours (runs of
+   spaces, and the alif/space after a vocative ``يا``).
+
+The offset map back to the original string is only built when a caller asks for it
+(``to_original``), because the great majority of posts never produce a span.
+
+Hamza decisions: hamza on a carrier folds to the carrier (أ إ آ ٱ → ا, ؤ → و,
+ئ → ي) and a bare hamza ء is dropped.  Writers place and omit hamza inconsistently
+(ءامنوا / آمنوا / امنوا, سماء / سما), so keeping it would split spellings the
+reader sees as the same word; the words it merges are rare enough not to matter.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from itertools import accumulate
+
+__all__ = ["Normalized", "fold_char", "normalize"]
+
+# Letters people type interchangeably; applied after NFKD, so hamza carriers have
+# already lost their (combining) hamza.
+_LETTERS: dict[str, str] = {
+    "\u0671": "\u0627",  # alef wasla
+    "\u0649": "\u064a",  # alef maksura -> yeh
+    "\u0629": "\u0647",  # teh marbuta -> heh
+    "\u0621": "",  # bare hamza, see module docstring
+    "\u06cc": "\u064a",  # Persian yeh
+    "\u06d0": "\u064a",
+    "\u06cd": "\u064a",
+    "\u06d2": "\u064a",  # Urdu yeh barree
+    "\u06a9": "\u0643",  # keheh
+    "\u06af": "\u0643",  # gaf (Iraqi dialect spelling of g)
+    "\u06be": "\u0647",  # heh doachashmee
+    "\u06c1": "\u0647",  # heh goal
+    "\u06c3": "\u0647",
+    "\u06d5": "\u0647",  # ae (base of ۀ)
+    "\u067e": "\u0628",  # peh
+    "\u0686": "\u062c",  # tcheh
+    "\u0698": "\u0632",  # jeh
+    "\u06a4": "\u0641",  # veh
+    "\u06a8": "\u0642",
+    "\u0640": "",  # tatweel
+}
+
+# Ligatures that NFKD does not decompose.
+_SPECIAL: dict[str, str] = {
+    "\ufdfd": "بسم الله الرحمن الرحيم",
+}
+
+_DROP_RANGES = (
+    (0x0610, 0x061A),
+    (0x064B, 0x065F),
+    (0x0670, 0x0670),
+    (0x06D6, 0x06ED),
+    (0x08D3, 0x08FF),
+)
+_DROP_CATEGORIES = frozenset(("Mn", "Me", "Cf", "Lm", "Sk"))
+
+
+def _dropped(cp: int) -> bool:
+    return any(lo <= cp <= hi for lo, hi in _DROP_RANGES)
+
+
+def fold_char(c: str) -> str:
+    """Fold one code point; context-free, so it can drive ``str.translate``."""
+    special = _SPECIAL.get(c)
+    if special is not None:
+        return special
+    cp = ord(c)
+    if _dropped(cp):
+        return ""
+    cat = unicodedata.category(c)
+    if cat in ("Cs", "Co", "Cn", "Cc") or cat[0] in "ZPS":
+        return " "
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", c).casefold())
+    out: list[str] = []
+    for d in decomposed:
+        mapped = _LETTERS.get(d)
+        if mapped is not None:
+            out.append(mapped)
+            continue
+        dcat = unicodedata.category(d)
+        if dcat in _DROP_CATEGORIES or _dropped(ord(d)):
+            continue
+        if dcat == "Nd":
+            out.append(str(unicodedata.decimal(d, 0)))
+        elif dcat in ("Cs", "Co", "Cn", "Cc") or dcat[0] in "ZPS":
+            out.append(" ")
+        else:
+            out.append(d)
+    return "".join(out)
+
+
+class _FoldTable(dict[int, str]):
+    """Translation table that computes (and caches) each code point on first sight."""
+
+    def __missing__(self, key: int) -> str:
+        value = fold_char(chr(key))
+        self[key] = value
+        return value
+
+
+_TABLE = _FoldTable()
+for _cp in range(128):
+    _TABLE[_cp]
+
+# Deletions that depend on neighbours.  Alternatives, in order: the spaces and/or
+# alif after a free-standing vocative يا (so يا أيها, ياأيها and يأيها all read
+# يايها), the extra spaces of an inner run, leading spaces, trailing spaces.
+_STAGE2 = re.compile(r"(?<!\S)يا( +ا?|ا)(?=\S)|(?<=\S) ( +)(?=\S)|^ +| +$")
+
+
+@dataclass
+class Normalized:
+    """Folded text plus what is needed to map folded spans back to the original."""
+
+    original: str
+    text: str
+    _stage1_len: int
+    _deletions: list[tuple[int, int]]
+    _cum: list[int] | None = field(default=None, repr=False)
+    _lens: list[int] | None = field(default=None, repr=False)
+    _del_at: list[int] = field(default_factory=list, repr=False)
+    _del_cum: list[int] = field(default_factory=list, repr=False)
+
+    def _build_map(self) -> tuple[list[int], list[int]]:
+        # C-level passes only: per original char, how many folded chars it produced,
+        # and the running total; lookups are then bisections.
+        lens = list(map(len, map(_TABLE.__getitem__, map(ord, self.original))))
+        self._lens, self._cum = lens, list(accumulate(lens))
+        total = 0
+        for a, b in self._deletions:
+            self._del_at.append(a - total)
+            total += b - a
+            self._del_cum.append(total)
+        return self._lens, self._cum
+
+    def _stage1(self, k: int) -> int:
+        """Folded index -> index before the neighbour-dependent deletions."""
+        m = bisect_right(self._del_at, k)
+        return k + (self._del_cum[m - 1] if m else 0)
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Map ``[start, end)`` of :attr:`text` to ``[start, end)`` of the original."""
+        lens, cum = (
+            (self._lens, self._cum)
+            if self._lens is not None and self._cum is not None
+            else self._build_map()
+        )
+        n = len(self.text)
+        start = max(0, min(start, n))
+        end = max(start, min(end, n))
+        if start == end:
+            if start == n:
+                return len(self.original), len(self.original)
+            pos = bisect_right(cum, self._stage1(start))
+            return pos, pos
+        first = bisect_right(cum, self._stage1(start))
+        last = bisect_right(cum, self._stage1(end - 1)) + 1
+        # Dropped marks/tatweel/joiners belong to the letter before them, so a span
+        # ending on a letter carries its harakat along.
+        while last < len(lens) and lens[last] == 0:
+            last += 1
+        return first, last
+
+
+def normalize(text: str) -> Normalized:
+    """Fold ``text`` for matching.  Never raises on any ``str``."""
+    stage1 = text.translate(_TABLE)
+    deletions: list[tuple[int, int]] = []
+    for m in _STAGE2.finditer(stage1):
+        if m.lastindex is None:
+            deletions.append(m.span())
+        else:
+            deletions.append(m.span(m.lastindex))
+    if not deletions:
+        return Normalized(text, stage1, len(stage1), deletions)
+    pieces: list[str] = []
+    prev = 0
+    for a, b in deletions:
+        pieces.append(stage1[prev:a])
+        prev = b
+    pieces.append(stage1[prev:])
+    return Normalized(text, "".join(pieces), len(stage1), deletions)

@@ -1,0 +1,235 @@
+"""Matcher verdicts in the database: the pipeline hook, rule-set versions, and rematch.
+
+A post has at most one Match row (its current verdict, with the rule-set version that gave it),
+so re-running the rules over history replaces verdicts instead of piling up duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.match.engine import MatchContext, Matcher, MatchResult
+from monitor.match.normalize import normalize
+from monitor.match.severity import SEVERITIES
+from monitor.store.ingest import Changed
+from monitor.store.models import (
+    Channel,
+    Group,
+    Match,
+    Post,
+    RuleSetVersion,
+    SignalRow,
+    Suppression,
+    utcnow,
+)
+
+
+def ensure_rule_set(session: Session, matcher: Matcher) -> int:
+    """The id of the current rule set's version row, recorded the first time it is used."""
+    rules = matcher.rules
+    row = session.scalar(select(RuleSetVersion).where(RuleSetVersion.version == rules.version))
+    if row is None:
+        row = RuleSetVersion(
+            version=rules.version,
+            summary={
+                "cues": len(rules.cues),
+                "formulas": len(rules.formulas),
+                "rules": len(rules.rules),
+            },
+        )
+        session.add(row)
+        session.flush()
+    return row.id
+
+
+def affiliated_group_ids(session: Session, group_id: int | None) -> set[int]:
+    """A group, its parent, its children and its siblings: who answers whose cue."""
+    if group_id is None:
+        return set()
+    group = session.get(Group, group_id)
+    if group is None:
+        return set()
+    roots = {group.id} | ({group.parent_id} if group.parent_id else set())
+    rows = session.scalars(
+        select(Group.id).where(or_(Group.id.in_(roots), Group.parent_id.in_(roots)))
+    )
+    return set(rows) | roots
+
+
+def _affiliated_same_cue(
+    session: Session, post: Post, channel: Channel, refs: set[str], window: timedelta
+) -> int:
+    groups = affiliated_group_ids(session, channel.group_id)
+    if not groups or not refs:
+        return 0
+    q = (
+        select(Post.channel_id)
+        .distinct()
+        .join(Channel, Channel.id == Post.channel_id)
+        .join(Match, Match.post_id == Post.id)
+        .join(SignalRow, SignalRow.match_id == Match.id)
+        .where(
+            Channel.group_id.in_(groups),
+            Post.channel_id != channel.id,
+            SignalRow.kind == "verse_cue",
+            SignalRow.ref.in_(refs),
+            Post.date.between(post.date - window, post.date + window),
+        )
+    )
+    return len(session.scalars(q).all())
+
+
+def _suppressions(session: Session, channel_id: int) -> tuple[str, ...]:
+    rows = session.scalars(
+        select(Suppression.phrase_norm).where(
+            Suppression.enabled.is_(True),
+            or_(Suppression.channel_id.is_(None), Suppression.channel_id == channel_id),
+        )
+    )
+    return tuple(p for p in rows if p)
+
+
+class MatchStore:
+    """Matches posts and stores each verdict; used by the pipeline hook and by rematch."""
+
+    def __init__(self, matcher: Matcher) -> None:
+        self.matcher = matcher
+        scorer = matcher.scorer
+        self.window = timedelta(hours=scorer.affiliated_window_hours)
+        self.deleted_soon = timedelta(hours=scorer.deleted_soon_hours)
+
+    def context(self, session: Session, post: Post, channel: Channel) -> MatchContext:
+        deleted_soon = post.deleted_at is not None and (
+            post.deleted_at - post.date <= self.deleted_soon
+        )
+        return MatchContext(
+            channel=channel.handle,
+            group=channel.group.name if channel.group else None,
+            deleted_soon=deleted_soon,
+            suppressed=_suppressions(session, channel.id),
+        )
+
+    def evaluate(self, session: Session, post: Post, channel: Channel) -> MatchResult:
+        ctx = self.context(session, post, channel)
+        result = self.matcher.match(post.text, ctx)
+        cue_refs = {s.ref for s in result.signals if s.kind == "verse_cue" and s.ref}
+        if cue_refs:
+            ctx.affiliated_same_cue = _affiliated_same_cue(
+                session, post, channel, cue_refs, self.window
+            )
+            if ctx.affiliated_same_cue:
+                result = self.matcher.match(post.text, ctx)
+        return result
+
+    def save(self, session: Session, post: Post, result: MatchResult, rule_set_id: int) -> Match:
+        match = session.scalar(select(Match).where(Match.post_id == post.id))
+        if match is None:
+            match = Match(post_id=post.id)
+            session.add(match)
+        match.rule_set_id = rule_set_id
+        match.text_sha256 = post.text_sha256
+        match.flagged = result.flagged
+        match.severity = result.severity
+        match.severity_rank = SEVERITIES.index(result.severity)
+        match.score = result.score
+        match.explanation = list(result.explanation)
+        match.matched_at = utcnow()
+        match.signals = [
+            SignalRow(
+                kind=s.kind,
+                rule=s.rule,
+                ref=s.ref,
+                refs=list(s.refs),
+                start=s.start,
+                end=s.end,
+                matched=s.matched,
+                score=s.score,
+            )
+            for s in result.signals
+        ]
+        return match
+
+    def match_posts(
+        self, session: Session, posts: Iterable[tuple[Post, Channel]], rule_set_id: int
+    ) -> list[tuple[int, MatchResult]]:
+        out = []
+        for post, channel in posts:
+            result = self.evaluate(session, post, channel)
+            self.save(session, post, result, rule_set_id)
+            out.append((post.id, result))
+        return out
+
+
+class MatchHook:
+    """Pipeline hook: every new, edited or deleted post gets its verdict in the same transaction."""
+
+    def __init__(self, matcher: Matcher) -> None:
+        self.store = MatchStore(matcher)
+        self._rule_set_ids: dict[int, int] = {}  # per engine: ids differ between databases
+
+    def __call__(self, session: Session, channel: Channel, changed: list[Changed]) -> None:
+        key = id(session.get_bind())
+        if key not in self._rule_set_ids:
+            self._rule_set_ids[key] = ensure_rule_set(session, self.store.matcher)
+        ids = [c.post_id for c in changed]
+        posts = session.scalars(select(Post).where(Post.id.in_(ids)).order_by(Post.id)).all()
+        self.store.match_posts(session, ((p, channel) for p in posts), self._rule_set_ids[key])
+
+
+@dataclass
+class RematchSummary:
+    posts: int = 0
+    changed: int = 0
+    flagged: int = 0
+
+
+def rematch(
+    sessions: sessionmaker[Session],
+    matcher: Matcher,
+    *,
+    since: datetime | None = None,
+    batch: int = 500,
+) -> RematchSummary:
+    """Re-run the current rules over stored posts, replacing each post's verdict in place."""
+    store = MatchStore(matcher)
+    summary = RematchSummary()
+    last_id = 0
+    while True:
+        with sessions.begin() as session:
+            rule_set_id = ensure_rule_set(session, matcher)
+            q = (
+                select(Post, Channel)
+                .join(Channel, Channel.id == Post.channel_id)
+                .where(Post.id > last_id)
+                .order_by(Post.id)
+                .limit(batch)
+            )
+            if since is not None:
+                q = q.where(Post.date >= since)
+            rows = [(p, c) for p, c in session.execute(q)]
+            if not rows:
+                return summary
+            before = {
+                m.post_id: (m.flagged, m.severity, m.score)
+                for m in session.scalars(
+                    select(Match).where(
+                        and_(Match.post_id >= rows[0][0].id, Match.post_id <= rows[-1][0].id)
+                    )
+                )
+            }
+            for post_id, r in store.match_posts(session, rows, rule_set_id):
+                summary.posts += 1
+                summary.flagged += r.flagged
+                if before.get(post_id) != (r.flagged, r.severity, r.score):
+                    summary.changed += 1
+            last_id = rows[-1][0].id
+
+
+def normalise_phrase(phrase: str) -> str:
+    """The form suppressions are stored in: the matcher's own normalisation."""
+    return normalize(phrase).text
