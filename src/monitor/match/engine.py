@@ -26,6 +26,9 @@ _KIND_ORDER = {
 }
 
 
+_CONTEXT_ONLY = frozenset({"context", "exclude"})
+
+
 @dataclass(frozen=True)
 class Signal:
     """One detected signal.  ``start``/``end`` index the ORIGINAL text (end-exclusive).
@@ -155,7 +158,8 @@ class Matcher:
     def _spans(self, toks: list[str]) -> tuple[list[_Span], set[str]]:
         hits = self.phrases.find(toks)
         alignments, qmap = self._quran(toks)
-        if not hits and not alignments:
+        # Context words alone (enemy, base...) are everyday news: nothing can fire.
+        if not alignments and all(h.tag[0] in _CONTEXT_ONLY for h in hits):
             return [], set()
         by_role: dict[str, list[Hit]] = {}
         for h in hits:

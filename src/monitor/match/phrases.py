@@ -178,29 +178,37 @@ class PhraseSet:
 
     def find(self, toks: list[str], fuzzy: bool = True) -> list[Hit]:
         hits: list[Hit] = []
-        exact = self.anchors.keys() & set(toks)
+        distinct = set(toks)
+        exact = self.anchors.keys() & distinct
+        if not exact:
+            return hits
         tried: set[tuple[int, int]] = set()
-        if exact:
+        for j, tok in enumerate(toks):
+            if tok in exact:
+                for k in self.anchors[tok]:
+                    tried.add((j, k))
+                    self._verify(toks, j, k, False, hits)
+        if not fuzzy:
+            return hits
+        # Only posts that already share a distinctive word with some pattern pay for the
+        # typo search, once per distinct word, and its result per word is cached: post
+        # vocabulary is Zipfian, so nearly every word has been seen before.
+        cache = self._fuzzy_cache
+        typo_hits: dict[str, tuple[int, ...]] = {}
+        for tok in distinct - exact:
+            if len(tok) < FUZZY_MIN_LEN:
+                continue
+            ks = cache.get(tok)
+            if ks is None:
+                ks = self._fuzzy_candidates(tok)
+                if len(cache) >= _CACHE_MAX:
+                    cache.clear()
+                cache[tok] = ks
+            if ks:
+                typo_hits[tok] = ks
+        if typo_hits:
             for j, tok in enumerate(toks):
-                if tok in exact:
-                    for k in self.anchors[tok]:
-                        tried.add((j, k))
-                        self._verify(toks, j, k, False, hits)
-        if fuzzy and exact:
-            # Only posts that already share a distinctive word with some pattern pay
-            # for the typo search, and its result per word is cached: post vocabulary
-            # is Zipfian, so nearly every word has been seen before.
-            cache = self._fuzzy_cache
-            for j, tok in enumerate(toks):
-                if len(tok) < FUZZY_MIN_LEN or tok in self.anchors:
-                    continue
-                ks = cache.get(tok)
-                if ks is None:
-                    ks = self._fuzzy_candidates(tok)
-                    if len(cache) >= _CACHE_MAX:
-                        cache.clear()
-                    cache[tok] = ks
-                for k in ks:
+                for k in typo_hits.get(tok, ()):
                     if (j, k) not in tried:
                         self._verify(toks, j, k, True, hits)
         return hits
