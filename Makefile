@@ -30,6 +30,8 @@ test: lint
 
 bench: install
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/match.py
+	$(BIN)/python bench/eval_report.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
