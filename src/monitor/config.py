@@ -47,6 +47,20 @@ class Settings(BaseSettings):
     ingest_batch_size: int = Field(default=1000, ge=1, le=50_000)
     collect_interval: int = Field(default=300, ge=10)
     recent_window_hours: float = Field(default=48.0, ge=0)
+    # Collectors (issue #4); documented in docs/settings.md and docs/collectors.md.
+    recent_window_posts: int = Field(default=50, ge=0, le=1000)
+    collect_initial_posts: int = Field(default=100, ge=1, le=10_000)
+    collect_max_posts: int = Field(default=2000, ge=100)
+    collect_concurrency: int = Field(default=8, ge=1, le=100)
+    telegram_account: str = Field(default="default", min_length=1, max_length=100)
+    telegram_flood_sleep_max: int = Field(default=30, ge=0, le=3600)
+    telegram_download_media: bool = False
+    telegram_media_max_bytes: int = Field(default=20_000_000, ge=0)
+    web_max_pages: int = Field(default=20, ge=1, le=1000)
+    web_timeout: float = Field(default=20.0, gt=0)
+    web_retries: int = Field(default=3, ge=1, le=10)
+    worker_id: str | None = Field(default=None, max_length=100)
+    lease_seconds: int = Field(default=600, ge=30)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 

@@ -8,12 +8,11 @@ from typing import Any
 
 import click
 import yaml
-from sqlalchemy import select
 
 from monitor.cli.context import Runtime
 from monitor.errors import ConfigError
 from monitor.store.channels import ensure_channel, get_channel, get_group, normalise_handle
-from monitor.store.models import Channel, utcnow
+from monitor.store.models import utcnow
 
 SOURCES = ["telethon", "web", "export"]
 
@@ -60,31 +59,31 @@ def _age(when: datetime | None, now: datetime) -> str:
 @channels_group.command("list")
 @click.pass_obj
 def list_(rt: Runtime) -> None:
-    """List channels with their health: last success, lag since newest post, errors."""
+    """List channels with their health.
+
+    Columns: last successful pass, lag since the newest post, posts per day (14-day average),
+    and the status: errors (private, missing, no preview, markup changed, network, revoked
+    session), cooldown until, silence beyond the channel's usual rhythm, unfilled id gaps.
+    """
+    from monitor.collect.health import channel_health
+
     now = utcnow()
     with rt.migrated_sessions()() as s:
-        rows = s.scalars(select(Channel).order_by(Channel.handle)).all()
-        if not rows:
-            click.echo("no channels; add one with `monitor channels add HANDLE`")
-            return
+        rows = channel_health(s, now=now)
+    if not rows:
+        click.echo("no channels; add one with `monitor channels add HANDLE`")
+        return
+    click.echo(
+        f"{'handle':<28} {'source':<9} {'group':<20} {'on':<3} {'every':>6} "
+        f"{'last ok':>8} {'lag':>6} {'/day':>6} status"
+    )
+    for h in rows:
         click.echo(
-            f"{'handle':<28} {'source':<9} {'group':<20} {'on':<3} {'every':>6} "
-            f"{'last ok':>8} {'lag':>6} status"
+            f"{h.handle:<28} {h.source:<9} {(h.group or '-'):<20} "
+            f"{'yes' if h.enabled else 'no':<3} {h.interval_seconds:>5}s "
+            f"{_age(h.last_success_at, now):>8} {_age(h.newest_post_at, now):>6} "
+            f"{h.posts_per_day:>6.1f} {h.summary}"
         )
-        for ch in rows:
-            status = ch.status
-            if ch.cooldown_until and ch.cooldown_until > now:
-                status = f"cooldown until {ch.cooldown_until:%H:%M}"
-            if ch.last_error and (
-                ch.last_success_at is None
-                or (ch.last_error_at and ch.last_error_at > ch.last_success_at)
-            ):
-                status = f"error: {ch.last_error}"
-            click.echo(
-                f"{ch.handle:<28} {ch.source:<9} {(ch.group.name if ch.group else '-'):<20} "
-                f"{'yes' if ch.enabled else 'no':<3} {ch.interval_seconds:>5}s "
-                f"{_age(ch.last_success_at, now):>8} {_age(ch.newest_post_at, now):>6} {status}"
-            )
 
 
 def _set_enabled(rt: Runtime, handle: str, enabled: bool) -> None:

@@ -1,7 +1,104 @@
-"""`monitor collect`, `monitor run`, `monitor login`: live collection (issue #4)."""
+"""`monitor collect`, `monitor run`, `monitor login`: live collection (issue #4).
+
+Exit codes: 0 every channel was collected (or skipped: disabled, cooling down, leased to
+another worker); 1 at least one channel failed (each named on stderr, and recorded in its
+health); 2 bad usage or configuration (unknown --channel, a session file already in use,
+missing Telegram credentials for `login`).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import sys
+
 import click
 
-COMMANDS: list[click.Command] = []
+from monitor.cli.context import Runtime
+from monitor.collect.collector import Collector, PassResult
+from monitor.collect.leases import Leases
+from monitor.collect.wiring import live_sources, worker_name
+from monitor.errors import ConfigError
+
+
+def _report(results: list[PassResult]) -> int:
+    failed = [r for r in results if r.failed]
+    for r in results:
+        if r.outcome == "ok":
+            click.echo(r.line())
+        else:
+            click.echo(r.line(), err=True)
+    ok = sum(r.outcome == "ok" for r in results)
+    click.echo(f"{ok} of {len(results)} channels collected, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+async def _collect(rt: Runtime, handle: str | None, *, service: bool, once: bool) -> int:
+    from monitor.scheduler import Service
+
+    settings = rt.settings
+    pipeline = rt.pipeline()
+    leases = Leases(pipeline.sessions, worker_name(settings), ttl=settings.lease_seconds)
+    async with live_sources(settings) as (sources, unavailable):
+        collector = Collector(pipeline, settings, sources, unavailable=unavailable, leases=leases)
+        if "telethon" in sources:
+            collector.mark_account("ok")
+        if service:
+            svc = Service(collector, leases)
+            if once:
+                return _report(await svc.cycle())
+            await svc.serve()
+            return 0
+        ids = collector.channel_ids(handle)
+        if handle is not None and not ids:
+            raise ConfigError(f"no such channel: {handle}", key="--channel")
+        try:
+            results = await collector.collect_many(ids)
+        finally:
+            leases.release()
+        if not results:
+            click.echo("no enabled channels; add one with `monitor channels add HANDLE`")
+        return _report(results) if results else 0
+
+
+@click.command("collect")
+@click.option("--once", is_flag=True, help="One pass over the enabled channels (the default).")
+@click.option("--channel", "handle", help="Collect only this channel.")
+@click.pass_obj
+def collect_cmd(rt: Runtime, once: bool, handle: str | None) -> None:
+    """One collection pass over enabled channels, then match what is new.
+
+    Matching and alerting happen as posts are stored. A channel that fails (unknown, private,
+    no preview, network, flood wait) is reported and recorded in `monitor channels list`;
+    the others are still collected. Exit code 1 if any channel failed.
+    """
+    sys.exit(asyncio.run(_collect(rt, handle, service=False, once=True)))
+
+
+@click.command("run")
+@click.option("--once", is_flag=True, help="One full cycle over this worker's channels, then exit.")
+@click.pass_obj
+def run_cmd(rt: Runtime, once: bool) -> None:
+    """The service: scheduled collection of every enabled channel, matching and alerts.
+
+    Several workers may run against one PostgreSQL database: each claims a fair share of the
+    channels through leases (see docs/collectors.md). Stops cleanly on SIGTERM or Ctrl-C.
+    """
+    sys.exit(asyncio.run(_collect(rt, None, service=True, once=once)))
+
+
+@click.command("login")
+@click.pass_obj
+def login_cmd(rt: Runtime) -> None:
+    """Log in to Telegram interactively and write the session file (mode 0600)."""
+    from monitor.collect.session import login, session_file
+
+    settings = rt.settings
+
+    def ask(prompt: str, secret: bool) -> str:
+        return str(click.prompt(prompt, hide_input=secret))
+
+    who = asyncio.run(login(settings, ask=ask))
+    click.echo(f"logged in as {who}; session saved to {session_file(settings)}")
+
+
+COMMANDS: list[click.Command] = [collect_cmd, run_cmd, login_cmd]

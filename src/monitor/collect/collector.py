@@ -1,0 +1,373 @@
+"""One collection pass over a channel: fetch, find deletions and gaps, store, record health.
+
+Posts go to the store only through the Pipeline (so the matcher and alerts see them in the
+same transaction), oldest first, and the cursor moves inside each batch's transaction: a pass
+cut short at any point leaves the database consistent and the next pass resumes from it.
+Failures are per channel: they end up in the channel's health row, never in a crashed run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import cast
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from monitor.collect.leases import Leases
+from monitor.collect.ranges import Ranges, merge, subtract
+from monitor.collect.records import PostRecord, Source
+from monitor.collect.source import (
+    AccountUnusable,
+    Batch,
+    ChannelState,
+    Cooldown,
+    NotConfigured,
+    PostSource,
+    SourceError,
+)
+from monitor.collect.telegram import StaleEntity
+from monitor.config import Settings
+from monitor.pipeline import Pipeline
+from monitor.store.channels import ensure_channel, get_channel
+from monitor.store.models import Account, Channel, Post, utcnow
+
+log = logging.getLogger(__name__)
+# message id -> (text sha256, views, forwards) as stored
+Window = dict[int, tuple[str, int | None, int | None]]
+
+
+@dataclass(slots=True)
+class PassResult:
+    handle: str
+    outcome: str  # ok | skipped | cooldown | error
+    message: str = ""
+    status: str = "ok"
+    new: int = 0
+    edited: int = 0
+    deleted: int = 0
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == "error"
+
+    def line(self) -> str:
+        if self.outcome == "ok":
+            return f"{self.handle}: {self.new} new, {self.edited} edited, {self.deleted} deleted"
+        return f"{self.handle}: {self.outcome}: {self.message}"
+
+
+def _unchanged(rec: PostRecord, window: Window) -> bool:
+    known = window.get(rec.message_id)
+    if known is None or rec.deleted:
+        return False
+    sha, views, forwards = known
+    return (
+        rec.sha256 == sha
+        and (rec.views is None or rec.views == views)
+        and (rec.forwards is None or rec.forwards == forwards)
+    )
+
+
+def _inside(mid: int, covered: Ranges) -> bool:
+    return any(lo <= mid <= hi for lo, hi in covered)
+
+
+class Collector:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        settings: Settings,
+        sources: Mapping[str, PostSource],
+        *,
+        unavailable: Mapping[str, SourceError] | None = None,
+        leases: Leases | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.pipeline = pipeline
+        self.sessions = pipeline.sessions
+        self.settings = settings
+        self.sources = dict(sources)
+        self.unavailable = dict(unavailable or {})
+        self.leases = leases
+        self.clock = clock
+        self.stopping = False
+        self.resolve_blocked_until: datetime | None = None
+        self._account_id: int | None = None
+        self._titles: dict[int, str | None] = {}
+
+    # -- selection -------------------------------------------------------------------------
+
+    def channel_ids(self, handle: str | None = None) -> list[int]:
+        with self.sessions() as s:
+            if handle is not None:
+                ch = get_channel(s, handle)
+                return [ch.id] if ch is not None else []
+            return list(
+                s.scalars(
+                    select(Channel.id)
+                    .where(Channel.enabled.is_(True), Channel.source != "export")
+                    .order_by(Channel.id)
+                )
+            )
+
+    async def collect_many(self, ids: list[int]) -> list[PassResult]:
+        gate = asyncio.Semaphore(self.settings.collect_concurrency)
+
+        async def one(cid: int) -> PassResult:
+            async with gate:
+                return await self.collect_channel(cid)
+
+        return list(await asyncio.gather(*(one(cid) for cid in ids)))
+
+    # -- accounts --------------------------------------------------------------------------
+
+    def account_id(self, s: Session) -> int:
+        if self._account_id is None:
+            name = self.settings.telegram_account
+            acc = s.scalar(select(Account).where(Account.name == name))
+            if acc is None:
+                acc = Account(name=name, session_path=str(self.settings.telegram_session))
+                s.add(acc)
+                s.flush()
+            self._account_id = acc.id
+        return self._account_id
+
+    def mark_account(
+        self, status: str, error: str | None = None, until: datetime | None = None
+    ) -> None:
+        with self.sessions.begin() as s:
+            acc = s.get_one(Account, self.account_id(s))
+            acc.status, acc.last_error, acc.cooldown_until = status, error, until
+            if status == "revoked":
+                s.execute(
+                    update(Channel)
+                    .where(Channel.source == "telethon", Channel.account_id.in_([acc.id, None]))
+                    .values(status="revoked", last_error=error, last_error_at=self.clock())
+                    .execution_options(synchronize_session=False)
+                )
+
+    # -- one channel -----------------------------------------------------------------------
+
+    def _window(self, s: Session, channel_id: int, now: datetime) -> Window:
+        """Stored live posts re-read this pass to catch edits and deletions, as last stored."""
+        hours, posts = self.settings.recent_window_hours, self.settings.recent_window_posts
+        if not hours or not posts:
+            return {}
+        rows = s.execute(
+            select(Post.message_id, Post.text_sha256, Post.views, Post.forwards)
+            .where(
+                Post.channel_id == channel_id,
+                Post.deleted_at.is_(None),
+                Post.date >= now - timedelta(hours=hours),
+            )
+            .order_by(Post.message_id.desc())
+            .limit(posts)
+        )
+        return {r.message_id: (r.text_sha256, r.views, r.forwards) for r in rows}
+
+    def _source(self, kind: str) -> PostSource:
+        if kind in self.unavailable:
+            raise self.unavailable[kind]
+        if kind not in self.sources:
+            raise NotConfigured(
+                "the Telethon source is not configured: set MONITOR_TELEGRAM_API_ID and "
+                "MONITOR_TELEGRAM_API_HASH, then run `monitor login`"
+                if kind == "telethon"
+                else f"no live source for {kind!r} channels"
+            )
+        return self.sources[kind]
+
+    async def collect_channel(self, channel_id: int) -> PassResult:
+        handle = f"#{channel_id}"
+        try:
+            if self.stopping:
+                return PassResult(handle, "skipped", "shutting down")
+            if self.leases is not None and not self.leases.hold(channel_id):
+                owner = self.leases.holder(channel_id) or "another worker"
+                return PassResult(handle, "skipped", f"being collected by {owner}")
+            now = self.clock()
+            with self.sessions() as s:
+                ch = s.get(Channel, channel_id)
+                if ch is None or not ch.enabled:
+                    return PassResult(handle, "skipped", "disabled or removed")
+                handle = ch.handle
+                state = ChannelState(ch.id, ch.handle, ch.cursor, ch.telegram_id, ch.access_hash)
+                kind, gaps, cooldown = (
+                    ch.source,
+                    [list(g) for g in ch.gaps or []],
+                    ch.cooldown_until,
+                )
+                window = self._window(s, channel_id, now)
+            if kind == "export":
+                return PassResult(
+                    handle, "skipped", "export channels are filled by `monitor import`"
+                )
+            if cooldown is not None and cooldown > now:
+                return PassResult(
+                    handle,
+                    "cooldown",
+                    f"cooling down until {cooldown:%Y-%m-%d %H:%M} UTC",
+                    "cooldown",
+                )
+            try:
+                source = self._source(kind)
+                if kind == "telethon" and state.telegram_id is None:
+                    state = await self._resolve(source, state)
+                return await self._pass(source, state, kind, window, gaps)
+            except SourceError as exc:
+                return self._failed(channel_id, handle, kind, exc)
+        except Exception as exc:  # a bug or a database failure: still only this channel
+            log.exception("collecting %s failed", handle)
+            return self._failed(
+                channel_id, handle, "", SourceError(f"internal error: {type(exc).__name__}: {exc}")
+            )
+
+    async def _resolve(self, source: PostSource, state: ChannelState) -> ChannelState:
+        if self.resolve_blocked_until and self.resolve_blocked_until > self.clock():
+            raise Cooldown(
+                "Telegram limits username lookups for this account; new channels wait until "
+                f"{self.resolve_blocked_until:%H:%M} UTC",
+                until=self.resolve_blocked_until,
+            )
+        try:
+            found = await source.resolve(state)
+        except Cooldown as exc:
+            self.resolve_blocked_until = exc.until
+            raise
+        if found is None:
+            return state
+        with self.sessions.begin() as s:
+            ch = ensure_channel(s, state.handle, title=found.title)
+            ch.telegram_id, ch.access_hash = found.telegram_id, found.access_hash
+            # An access hash is only valid for the account that obtained it.
+            ch.account_id = self.account_id(s)
+        return ChannelState(
+            state.channel_id, state.handle, state.cursor, found.telegram_id, found.access_hash
+        )
+
+    async def _read(
+        self, batches: AsyncIterator[Batch]
+    ) -> tuple[dict[int, PostRecord], Ranges, str | None, SourceError | None]:
+        fetched: dict[int, PostRecord] = {}
+        covered: Ranges = []
+        title, error = None, None
+        try:
+            async for batch in batches:
+                for rec in batch.records:
+                    fetched[rec.message_id] = rec
+                covered.append([batch.low, batch.high])
+                title = batch.title or title
+                if self.stopping:  # SIGTERM: keep the batch in hand, read no further
+                    break
+        except SourceError as exc:
+            error = exc
+        return fetched, merge(covered), title, error
+
+    def _store(
+        self,
+        state: ChannelState,
+        kind: str,
+        fetched: dict[int, PostRecord],
+        covered: Ranges,
+        window: Window,
+        gaps: Ranges,
+        *,
+        backfill: bool = False,
+    ) -> tuple[PassResult | None, Ranges]:
+        """Store what a listing showed; None when nothing changed (no pipeline run at all)."""
+        top = max(fetched, default=0)
+        new_gaps = gaps
+        if not backfill and state.cursor > 0 and top > state.cursor:
+            new_gaps = gaps + subtract([[state.cursor + 1, top]], covered)
+        new_gaps = subtract(new_gaps, covered)
+        gone = [mid for mid in window if mid not in fetched and _inside(mid, covered)]
+        if new_gaps != gaps:
+            # Before the posts: if we die in between, a recorded gap is back-filled harmlessly,
+            # while an unrecorded one would be lost behind the advanced cursor.
+            with self.sessions.begin() as s:
+                s.get_one(Channel, state.channel_id).gaps = new_gaps
+        # Posts re-read exactly as stored are left out: an idle pass costs no write at all.
+        records = [fetched[mid] for mid in sorted(fetched) if not _unchanged(fetched[mid], window)]
+        if not records and not gone:
+            return None, new_gaps
+        if gone:
+            with self.sessions() as s:
+                rows = s.execute(
+                    select(Post.message_id, Post.date, Post.text).where(
+                        Post.channel_id == state.channel_id, Post.message_id.in_(gone)
+                    )
+                ).all()
+            src = cast(Source, kind)
+            records += [PostRecord(r.message_id, r.date, r.text, src, deleted=True) for r in rows]
+        summary = self.pipeline.run(state.channel_id, records, source=kind)
+        result = PassResult(state.handle, "ok", new=summary.stored.new)
+        result.edited, result.deleted = summary.stored.edited, summary.stored.deleted
+        return result, new_gaps
+
+    async def _pass(
+        self, source: PostSource, state: ChannelState, kind: str, window: Window, gaps: Ranges
+    ) -> PassResult:
+        recheck_from = min(window) if window else state.cursor + 1
+        fetched, covered, title, error = await self._read(
+            source.fetch(state, state.cursor, recheck_from)
+        )
+        stored, gaps = self._store(state, kind, fetched, covered, window, gaps)
+        result = stored or PassResult(state.handle, "ok")
+        if error is None and gaps and not self.stopping:
+            # Newest gap first: recent posts matter most; one gap per pass bounds the cost.
+            lo, hi = max(gaps, key=lambda g: g[1])
+            fetched, covered, _, error = await self._read(source.fetch_range(state, lo, hi))
+            more, gaps = self._store(state, kind, fetched, covered, {}, gaps, backfill=True)
+            stored = stored or more
+            result.new += more.new if more else 0
+        if error is not None:
+            self._failed(state.channel_id, state.handle, kind, error)
+            result.outcome, result.message, result.status = (
+                "cooldown" if isinstance(error, Cooldown) else "error",
+                str(error),
+                error.status,
+            )
+            return result
+        values: dict[str, object] = {"status": "ok", "cooldown_until": None, "gaps": gaps}
+        if stored is None:  # the pipeline did not run, so it did not stamp the success
+            values["last_success_at"] = self.clock()
+        with self.sessions.begin() as s:
+            s.execute(
+                update(Channel)
+                .where(Channel.id == state.channel_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if title and title != self._titles.get(state.channel_id):
+                ensure_channel(s, state.handle, title=title)
+        return result
+
+    def _failed(self, channel_id: int, handle: str, kind: str, exc: SourceError) -> PassResult:
+        now = self.clock()
+        log.warning("collect %s: %s", handle, exc)
+        with self.sessions.begin() as s:
+            ch = s.get(Channel, channel_id)
+            if ch is not None:
+                ch.last_error, ch.last_error_at, ch.status = str(exc), now, exc.status
+                if isinstance(exc, Cooldown):
+                    ch.cooldown_until = exc.until
+                if isinstance(exc, StaleEntity):
+                    ch.telegram_id = ch.access_hash = None
+        if (
+            kind == "telethon"
+            and isinstance(exc, AccountUnusable)
+            and "telethon" not in self.unavailable
+        ):
+            # Every further Telethon pass in this process stops here, without calling Telegram.
+            self.unavailable["telethon"] = exc
+            log.error("telegram account %s unusable: %s", self.settings.telegram_account, exc)
+            self.mark_account("revoked", str(exc))
+        elif kind == "telethon" and isinstance(exc, Cooldown):
+            self.mark_account("cooldown", str(exc), exc.until)
+        outcome = "cooldown" if isinstance(exc, Cooldown) else "error"
+        return PassResult(handle, outcome, str(exc), exc.status)

@@ -1,0 +1,327 @@
+"""The Telethon source: a user account reading channel history over MTProto.
+
+Everything Telegram is reached through ``TelegramClientLike`` (the few client calls used), so
+tests and the benchmark drive this module with ``monitor.collect.fake`` instead of the network.
+History is read oldest-first from the cursor, so each committed batch can advance the cursor
+and a pass cut short anywhere loses nothing (issue #4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from telethon import errors
+from telethon.tl import types
+from telethon.tl.custom.message import Message
+
+from monitor.collect.records import ForwardInfo, MediaInfo, PostRecord, Source
+from monitor.collect.source import (
+    TOP,
+    AccountUnusable,
+    Batch,
+    ChannelState,
+    ChannelUnavailable,
+    Cooldown,
+    NetworkError,
+    Resolved,
+    SourceError,
+)
+
+T = TypeVar("T")
+
+# GetHistory returns at most 100 messages per request; one batch per request.
+_CHUNK = 100
+
+_REVOKED = (
+    errors.AuthKeyUnregisteredError,
+    errors.AuthKeyDuplicatedError,
+    errors.SessionRevokedError,
+    errors.SessionExpiredError,
+    errors.UserDeactivatedError,
+    errors.UserDeactivatedBanError,
+    errors.UnauthorizedError,
+)
+
+
+class TelegramClientLike(Protocol):
+    """The part of ``telethon.TelegramClient`` the collector uses."""
+
+    async def get_entity(self, entity: Any) -> Any: ...
+
+    def iter_messages(
+        self,
+        entity: Any,
+        limit: int | None = None,
+        *,
+        min_id: int = 0,
+        max_id: int = 0,
+        reverse: bool = False,
+    ) -> AsyncIterator[Any]: ...
+
+    async def download_media(self, message: Any, file: Any = None) -> Any: ...
+
+
+class StaleEntity(ChannelUnavailable):
+    """Telegram rejected the cached id/access hash: the next pass resolves the handle again."""
+
+    status = "stale"
+
+
+def _largest_photo_size(photo: Any) -> int | None:
+    best = None
+    for size in getattr(photo, "sizes", None) or []:
+        value = getattr(size, "size", None)
+        if value is None and getattr(size, "sizes", None):
+            value = max(size.sizes)
+        if isinstance(value, int) and (best is None or value > best):
+            best = value
+    return best
+
+
+def media_info(media: Any, sha256: str | None = None) -> MediaInfo | None:
+    if media is None or isinstance(media, types.MessageMediaEmpty):
+        return None
+    if isinstance(media, types.MessageMediaPhoto):
+        return MediaInfo("photo", "image/jpeg", _largest_photo_size(media.photo), sha256=sha256)
+    if isinstance(media, types.MessageMediaDocument) and isinstance(media.document, types.Document):
+        doc = media.document
+        kind, duration = "document", None
+        for attr in doc.attributes:
+            if isinstance(attr, types.DocumentAttributeVideo):
+                kind = "video_note" if attr.round_message else "video"
+                duration = float(attr.duration)
+            elif isinstance(attr, types.DocumentAttributeAudio):
+                kind = "voice" if attr.voice else "audio"
+                duration = float(attr.duration)
+            elif isinstance(attr, types.DocumentAttributeSticker):
+                kind = "sticker"
+            elif isinstance(attr, types.DocumentAttributeAnimated) and kind == "document":
+                kind = "animation"
+        return MediaInfo(kind, doc.mime_type, doc.size, duration, sha256)
+    names = {
+        types.MessageMediaPoll: "poll",
+        types.MessageMediaWebPage: "webpage",
+        types.MessageMediaGeo: "location",
+        types.MessageMediaVenue: "location",
+        types.MessageMediaContact: "contact",
+    }
+    return MediaInfo(names.get(type(media), type(media).__name__.removeprefix("MessageMedia")))
+
+
+def forward_info(msg: Any) -> ForwardInfo | None:
+    fwd = msg.fwd_from
+    if fwd is None:
+        return None
+    # Message.forward.chat is filled from the chats Telegram sends along with the history.
+    chat = getattr(getattr(msg, "forward", None), "chat", None)
+    channel = None
+    if isinstance(fwd.from_id, types.PeerChannel):
+        channel = getattr(chat, "username", None) or str(fwd.from_id.channel_id)
+    elif isinstance(fwd.from_id, types.PeerUser):
+        channel = f"user{fwd.from_id.user_id}"
+    name = fwd.from_name or getattr(chat, "title", None) or fwd.post_author
+    return ForwardInfo(channel, fwd.channel_post, name)
+
+
+def record_from_message(msg: Any, *, media_sha256: str | None = None) -> PostRecord:
+    reply = msg.reply_to
+    return PostRecord(
+        message_id=msg.id,
+        date=msg.date.astimezone(UTC),
+        text=msg.message or "",
+        source="telethon",
+        views=msg.views,
+        forwards=msg.forwards,
+        forwarded_from=forward_info(msg),
+        reply_to=reply.reply_to_msg_id if isinstance(reply, types.MessageReplyHeader) else None,
+        media=media_info(msg.media, media_sha256),
+        edited_at=msg.edit_date.astimezone(UTC) if msg.edit_date else None,
+    )
+
+
+def translate(exc: BaseException, handle: str) -> SourceError | None:
+    """The per-channel error a Telethon failure means, or None if it is not one we know."""
+    if isinstance(exc, _REVOKED):
+        return AccountUnusable(
+            f"Telegram session revoked or account banned ({type(exc).__name__}): "
+            "run `monitor login` again"
+        )
+    if isinstance(exc, errors.ChannelPrivateError):
+        return ChannelUnavailable(
+            f"@{handle} is private or this account was banned from it", status="private"
+        )
+    if isinstance(exc, errors.UsernameNotOccupiedError | errors.UsernameInvalidError):
+        return ChannelUnavailable(f"no Telegram channel is called @{handle}", status="missing")
+    if isinstance(exc, errors.ChannelInvalidError):
+        return StaleEntity(f"Telegram rejected the cached id of @{handle}; resolving it again")
+    if isinstance(exc, ValueError):  # get_entity: "No user has ... as username"
+        return ChannelUnavailable(f"@{handle} not found: {exc}", status="missing")
+    if isinstance(exc, errors.RPCError):
+        return SourceError(f"Telegram error {type(exc).__name__}: {exc}")
+    if isinstance(exc, OSError | asyncio.TimeoutError):
+        return NetworkError(f"network error talking to Telegram: {exc or type(exc).__name__}")
+    return None
+
+
+class TelethonSource:
+    name: Source = "telethon"
+
+    def __init__(
+        self,
+        client: TelegramClientLike,
+        *,
+        flood_sleep_max: int = 30,
+        max_posts: int = 2000,
+        initial_posts: int = 100,
+        media_dir: Path | None = None,
+        media_max_bytes: int = 20_000_000,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.client = client
+        self.flood_sleep_max = flood_sleep_max
+        self.max_posts = max_posts
+        self.initial_posts = initial_posts
+        self.media_dir = media_dir
+        self.media_max_bytes = media_max_bytes
+        self.sleep = sleep
+
+    async def _flood(self, exc: errors.FloodWaitError, handle: str) -> None:
+        seconds = int(exc.seconds)
+        if seconds > self.flood_sleep_max:
+            until = datetime.now(UTC) + timedelta(seconds=seconds)
+            raise Cooldown(
+                f"Telegram flood wait of {seconds}s on @{handle}; cooling down", until=until
+            ) from None
+        await self.sleep(seconds)
+
+    async def _call(self, handle: str, make: Callable[[], Awaitable[T]]) -> T:
+        while True:
+            try:
+                return await make()
+            except errors.FloodWaitError as exc:
+                await self._flood(exc, handle)
+            except Exception as exc:
+                mapped = translate(exc, handle)
+                if mapped is None:
+                    raise
+                raise mapped from exc
+
+    @staticmethod
+    def _peer(state: ChannelState) -> Any:
+        if state.telegram_id is not None and state.access_hash is not None:
+            # No API call: the cached id and hash are all Telegram needs (issue #4).
+            return types.InputPeerChannel(state.telegram_id, state.access_hash)
+        return state.handle
+
+    async def resolve(self, state: ChannelState) -> Resolved | None:
+        entity = await self._call(state.handle, lambda: self.client.get_entity(state.handle))
+        if not isinstance(entity, types.Channel) or not entity.broadcast:
+            raise ChannelUnavailable(f"@{state.handle} is not a channel", status="missing")
+        return Resolved(entity.id, entity.access_hash, entity.title)
+
+    async def _record(self, msg: Any, handle: str) -> PostRecord:
+        sha = None
+        if self.media_dir is not None and msg.media is not None:
+            info = media_info(msg.media)
+            if info and info.size is not None and info.size <= self.media_max_bytes:
+                data = await self._call(handle, lambda: self.client.download_media(msg, bytes))
+                if isinstance(data, bytes):
+                    sha = hashlib.sha256(data).hexdigest()
+                    target = self.media_dir / sha[:2] / sha
+                    if not target.exists():
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        target.write_bytes(data)
+        return record_from_message(msg, media_sha256=sha)
+
+    async def _ascending(
+        self, state: ChannelState, after: int, before: int, limit: int, top: int
+    ) -> AsyncIterator[Batch]:
+        """Messages after..before (exclusive) oldest first; resumes itself after short floods."""
+        peer, low, last, seen = self._peer(state), after + 1, after, 0
+        while True:
+            chunk: list[PostRecord] = []
+            if seen >= limit:
+                yield Batch([], low, last)
+                return
+            try:
+                async for msg in self.client.iter_messages(
+                    peer, limit=limit - seen, min_id=last, max_id=before, reverse=True
+                ):
+                    if isinstance(msg, Message) and not isinstance(msg, types.MessageService):
+                        chunk.append(await self._record(msg, state.handle))
+                    last, seen = msg.id, seen + 1
+                    if len(chunk) >= _CHUNK:
+                        yield Batch(chunk, low, last)
+                        chunk, low = [], last + 1
+            except errors.FloodWaitError as exc:
+                if chunk:
+                    yield Batch(chunk, low, last)
+                    low = last + 1
+                await self._flood(exc, state.handle)
+                continue
+            except Exception as exc:
+                mapped = translate(exc, state.handle)
+                if mapped is None:
+                    raise
+                raise mapped from exc
+            # Fewer than asked for: the listing reached the end of the range.
+            yield Batch(chunk, low, top if seen < limit else last)
+            return
+
+    async def _newest(self, state: ChannelState, limit: int, after: int) -> list[Any]:
+        """Up to ``limit`` newest messages above ``after``, newest first.
+
+        Telethon sends min_id locally (it stops at the first older message), so when fewer
+        than a chunk of posts are new this is exactly one GetHistory request.
+        """
+        while True:
+            try:
+                return [
+                    msg
+                    async for msg in self.client.iter_messages(
+                        self._peer(state), limit=limit, min_id=after
+                    )
+                ]
+            except errors.FloodWaitError as exc:
+                await self._flood(exc, state.handle)
+            except Exception as exc:
+                mapped = translate(exc, state.handle)
+                if mapped is None:
+                    raise
+                raise mapped from exc
+
+    async def _records(self, msgs: list[Any], handle: str) -> list[PostRecord]:
+        return [
+            await self._record(m, handle)
+            for m in sorted(msgs, key=lambda m: m.id)
+            if isinstance(m, Message) and not isinstance(m, types.MessageService)
+        ]
+
+    async def fetch(
+        self, state: ChannelState, since_id: int, recheck_from: int
+    ) -> AsyncIterator[Batch]:
+        if since_id <= 0:
+            newest = await self._newest(state, self.initial_posts, 0)
+            low = min(m.id for m in newest) if len(newest) >= self.initial_posts else 1
+            yield Batch(await self._records(newest, state.handle), low, TOP)
+            return
+        after = max(0, min(since_id, recheck_from - 1))
+        newest = await self._newest(state, _CHUNK, after)
+        if len(newest) < _CHUNK:  # the listing reached `after`: the idle case, one request
+            yield Batch(await self._records(newest, state.handle), after + 1, TOP)
+            return
+        # A backlog: read it oldest first so every committed batch moves the cursor; what the
+        # budget leaves between it and the newest chunk becomes a gap back-filled later.
+        oldest = min(m.id for m in newest)
+        async for batch in self._ascending(state, after, oldest, self.max_posts, oldest - 1):
+            yield batch
+        yield Batch(await self._records(newest, state.handle), oldest, TOP)
+
+    async def fetch_range(self, state: ChannelState, low: int, high: int) -> AsyncIterator[Batch]:
+        async for batch in self._ascending(state, low - 1, high + 1, self.max_posts, high):
+            yield batch
