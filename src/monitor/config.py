@@ -61,6 +61,14 @@ class Settings(BaseSettings):
     web_retries: int = Field(default=3, ge=1, le=10)
     worker_id: str | None = Field(default=None, max_length=100)
     lease_seconds: int = Field(default=600, ge=30)
+    # Alerts (issue #6); documented in docs/settings.md.
+    alert_group_seconds: int = Field(default=120, ge=0, le=3600)
+    alert_max_attempts: int = Field(default=8, ge=1, le=100)
+    alert_retry_initial: float = Field(default=30.0, ge=0)
+    alert_retry_max: float = Field(default=3600.0, ge=1)
+    alert_lease_seconds: int = Field(default=120, ge=5)
+    alert_rate_per_minute: int = Field(default=30, ge=1)
+    alert_poll_seconds: float = Field(default=10.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 

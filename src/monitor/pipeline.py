@@ -144,4 +144,8 @@ def build_pipeline(
         from monitor.match.persist import MatchHook
 
         pipeline.hooks.append(MatchHook(matcher))
+        from monitor.alerts.outbox import OutboxHook
+
+        # After the matcher: alerts are queued from the verdicts it just stored.
+        pipeline.hooks.append(OutboxHook(settings))
     return pipeline

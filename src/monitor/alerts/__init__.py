@@ -1,0 +1,1 @@
+"""Alert subscriptions, the transactional outbox and its sender (issue #6)."""

@@ -1,0 +1,134 @@
+"""Who wants which alerts: subscription records, their filters and validation."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.errors import ConfigError
+from monitor.match.severity import SEVERITIES
+from monitor.store.models import AuditLog, Subscription
+
+KINDS = ("verse_cue", "verse_quote", "readiness", "threat", "allegiance", "attack_claim", "target")
+_QUIET = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+_REF = re.compile(r"^\d{1,3}:\d{1,3}$")
+# Schemes whose host part is itself the secret (a bot token or a webhook id).
+_TOKEN_IN_HOST = frozenset({"tgram", "slack", "discord", "matrix", "matrixs", "msteams"})
+
+
+def check_url(url: str) -> None:
+    """Refuse an apprise URL that apprise cannot load, without echoing its secrets."""
+    import apprise
+
+    if not apprise.Apprise().add(url):
+        raise ConfigError(f"not a notification URL apprise understands: {redact(url)}", key="--url")
+
+
+def redact(url: str) -> str:
+    """scheme://host/… with credentials and tokens hidden: safe for lists and logs."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "(not a URL)"
+    host = rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
+    if scheme in _TOKEN_IN_HOST:
+        host = "***"
+    more = len(rest) > len(rest.split("/", 1)[0].split("?", 1)[0])
+    return f"{scheme}://{host}/…" if more else f"{scheme}://{host}"
+
+
+def parse_quiet_hours(value: str | None) -> tuple[time, time] | None:
+    if not value:
+        return None
+    m = _QUIET.match(value)
+    if not m:
+        raise ConfigError("quiet hours must look like 22:00-06:00 (UTC)", key="--quiet-hours")
+    h1, m1, h2, m2 = map(int, m.groups())
+    return time(h1, m1), time(h2, m2)
+
+
+def in_quiet_hours(sub: Subscription, when: datetime) -> bool:
+    window = parse_quiet_hours(sub.quiet_hours)
+    if window is None:
+        return False
+    start, end = window
+    now = when.time().replace(tzinfo=None)
+    return start <= now < end if start <= end else (now >= start or now < end)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a filter looks at: the post's current verdict and where it came from."""
+
+    severity: str
+    kinds: frozenset[str]
+    refs: frozenset[str]
+    channel: str
+    group: str | None
+
+
+def wants(sub: Subscription, v: Verdict) -> bool:
+    if not sub.enabled or v.severity == "none":
+        return False
+    if SEVERITIES.index(v.severity) < SEVERITIES.index(sub.min_severity):
+        return False
+    if sub.kinds and not v.kinds & set(sub.kinds):
+        return False
+    if sub.groups and (v.group is None or v.group.lower() not in {g.lower() for g in sub.groups}):
+        return False
+    if sub.channels and v.channel not in {c.lstrip("@").lower() for c in sub.channels}:
+        return False
+    return not (sub.refs and not v.refs & set(sub.refs))
+
+
+def add_subscription(
+    session: Session,
+    name: str,
+    url: str,
+    *,
+    min_severity: str = "high",
+    kinds: list[str] | None = None,
+    groups: list[str] | None = None,
+    channels: list[str] | None = None,
+    refs: list[str] | None = None,
+    digest_minutes: int | None = None,
+    quiet_hours: str | None = None,
+    owner_id: int | None = None,
+    actor: str = "cli",
+) -> Subscription:
+    if session.scalar(select(Subscription.id).where(Subscription.name == name)) is not None:
+        raise ConfigError(f"subscription {name!r} already exists", key="NAME")
+    if min_severity not in SEVERITIES[1:]:
+        raise ConfigError(f"must be one of {', '.join(SEVERITIES[1:])}", key="--min-severity")
+    for kind in kinds or []:
+        if kind not in KINDS:
+            raise ConfigError(f"unknown signal kind {kind!r}", key="--kind")
+    for ref in refs or []:
+        if not _REF.match(ref):
+            raise ConfigError(f"verse refs look like 3:139, not {ref!r}", key="--ref")
+    if digest_minutes is not None and digest_minutes < 1:
+        raise ConfigError("must be at least 1 minute", key="--digest")
+    parse_quiet_hours(quiet_hours)
+    check_url(url)
+    sub = Subscription(
+        name=name,
+        url=url,
+        owner_id=owner_id,
+        min_severity=min_severity,
+        kinds=list(kinds or []),
+        groups=list(groups or []),
+        channels=[c.lstrip("@").lower() for c in channels or []],
+        refs=list(refs or []),
+        digest_minutes=digest_minutes,
+        quiet_hours=quiet_hours,
+        enabled=True,
+    )
+    session.add(sub)
+    session.add(
+        AuditLog(actor=actor, action="subscription.add", target=name, detail={"url": redact(url)})
+    )
+    session.flush()
+    return sub

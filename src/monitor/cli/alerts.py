@@ -1,0 +1,160 @@
+"""`monitor subscribers …` and `monitor alerts send`."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+from sqlalchemy import func, select
+
+from monitor.alerts.render import Message, Renderer
+from monitor.alerts.sender import Sender, apprise_notify
+from monitor.alerts.subscriptions import add_subscription, redact
+from monitor.cli.context import Runtime
+from monitor.errors import ConfigError
+from monitor.match.severity import SEVERITIES
+from monitor.store.models import AlertOutbox, AuditLog, Subscription
+
+
+@click.group("subscribers")
+def subscribers_group() -> None:
+    """Alert subscriptions: who is notified of which signals, and how."""
+
+
+@subscribers_group.command("add")
+@click.argument("name")
+@click.option("--url", required=True, help="apprise URL: mailto://…, json://…, tgram://…, …")
+@click.option(
+    "--min-severity", type=click.Choice(SEVERITIES[1:]), default="high", show_default=True
+)
+@click.option("--group", "groups", multiple=True, help="Only these actor groups (repeatable).")
+@click.option("--kind", "kinds", multiple=True, help="Only these signal kinds (repeatable).")
+@click.option("--channel", "channels", multiple=True, help="Only these channels (repeatable).")
+@click.option("--ref", "refs", multiple=True, help="Only posts quoting these verses, e.g. 3:139.")
+@click.option("--digest", type=int, help="Send a digest every N minutes instead of at once.")
+@click.option("--quiet-hours", help="Hold alerts (except critical) during e.g. 22:00-06:00 UTC.")
+@click.pass_obj
+def add(
+    rt: Runtime,
+    name: str,
+    url: str,
+    min_severity: str,
+    groups: tuple[str, ...],
+    kinds: tuple[str, ...],
+    channels: tuple[str, ...],
+    refs: tuple[str, ...],
+    digest: int | None,
+    quiet_hours: str | None,
+) -> None:
+    """Subscribe NAME to the flags that pass its filters."""
+    with rt.migrated_sessions().begin() as s:
+        add_subscription(
+            s,
+            name,
+            url,
+            min_severity=min_severity,
+            kinds=list(kinds),
+            groups=list(groups),
+            channels=list(channels),
+            refs=list(refs),
+            digest_minutes=digest,
+            quiet_hours=quiet_hours,
+        )
+    click.echo(f"added subscription {name} ({redact(url)}, {min_severity} and above)")
+
+
+@subscribers_group.command("list")
+@click.pass_obj
+def list_(rt: Runtime) -> None:
+    """List subscriptions with their filters and outbox state (URLs shown without secrets)."""
+    with rt.migrated_sessions()() as s:
+        subs = s.scalars(select(Subscription).order_by(Subscription.name)).all()
+        if not subs:
+            click.echo("no subscriptions; add one with `monitor subscribers add`")
+        for sub in subs:
+            counts = dict(
+                s.execute(
+                    select(AlertOutbox.status, func.count())
+                    .where(AlertOutbox.subscription_id == sub.id)
+                    .group_by(AlertOutbox.status)
+                ).all()
+            )
+            filters = [f"{sub.min_severity}+"]
+            filters += [f"kind={k}" for k in sub.kinds] + [f"group={g}" for g in sub.groups]
+            filters += [f"channel={c}" for c in sub.channels] + [f"ref={r}" for r in sub.refs]
+            mode = f"digest {sub.digest_minutes}m" if sub.digest_minutes else "immediate"
+            if sub.quiet_hours:
+                mode += f", quiet {sub.quiet_hours}"
+            state = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing sent"
+            click.echo(
+                f"{sub.name:<20} {redact(sub.url):<32} {' '.join(filters)} [{mode}] {state}"
+                + ("" if sub.enabled else " (disabled)")
+            )
+
+
+@subscribers_group.command("remove")
+@click.argument("name")
+@click.pass_obj
+def remove(rt: Runtime, name: str) -> None:
+    """Remove a subscription and its queued alerts."""
+    with rt.migrated_sessions().begin() as s:
+        sub = s.scalar(select(Subscription).where(Subscription.name == name))
+        if sub is None:
+            raise ConfigError(f"no such subscription: {name}", key="NAME")
+        s.delete(sub)
+        s.add(AuditLog(actor="cli", action="subscription.remove", target=name, detail={}))
+    click.echo(f"removed subscription {name}")
+
+
+@subscribers_group.command("test")
+@click.argument("name")
+@click.pass_obj
+def test(rt: Runtime, name: str) -> None:
+    """Send a test message to NAME now and report whether it was delivered."""
+    with rt.migrated_sessions()() as s:
+        sub = s.scalar(select(Subscription).where(Subscription.name == name))
+        if sub is None:
+            raise ConfigError(f"no such subscription: {name}", key="NAME")
+        url = sub.url
+    message = Message(
+        title="[TEST] monitor alert subscription",
+        body=f"This is a test of subscription {name} from {rt.settings.console_url}.\n",
+        keys=[f"test:{name}:{int(time.time())}"],
+    )
+    ok, error = apprise_notify(url, message)
+    if ok:
+        click.echo(f"{name}: test message delivered to {redact(url)}")
+        return
+    click.echo(f"{name}: delivery to {redact(url)} failed: {error}", err=True)
+    sys.exit(1)
+
+
+@click.group("alerts")
+def alerts_group() -> None:
+    """The alert outbox."""
+
+
+@alerts_group.command("send")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.pass_obj
+def send(rt: Runtime, once: bool) -> None:
+    """Deliver pending alerts from the outbox (retrying failures with backoff)."""
+    settings = rt.settings
+    sender = Sender(rt.migrated_sessions(), settings, Renderer(settings.config_dir))
+    while True:
+        summary = sender.send_due()
+        if summary.messages or once:
+            click.echo(
+                f"{summary.messages} messages: {summary.sent} alerts delivered, "
+                f"{summary.retrying} to retry, {summary.failed} failed, "
+                f"{summary.deferred} destinations rate-limited"
+            )
+            for error in summary.errors:
+                click.echo(f"delivery error: {error}", err=True)
+        if once:
+            return
+        time.sleep(settings.alert_poll_seconds)
+
+
+COMMANDS = [subscribers_group, alerts_group]

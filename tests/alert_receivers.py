@@ -1,0 +1,114 @@
+"""Real local receivers for alert tests: an HTTP webhook and an SMTP server, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class Hook:
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class WebhookReceiver:
+    port: int
+    received: list[Hook] = field(default_factory=list)
+    fail_next: int = 0  # answer this many requests with HTTP 500 first
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"json://127.0.0.1:{self.port}/hook"
+
+    def start(self) -> None:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if receiver.fail_next > 0:
+                    receiver.fail_next -= 1
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                receiver.received.append(Hook(dict(self.headers), json.loads(raw)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        """Down: connections are refused until start() again (same port)."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def keys(self) -> list[str]:
+        return [k for h in self.received for k in h.body["alert_keys"].split(",")]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver(free_port())
+    receiver.start()
+    yield receiver
+    receiver.stop()
+
+
+class _Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        msg = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        self.messages.append(msg)
+        return "250 OK"
+
+
+@dataclass
+class SmtpReceiver:
+    port: int
+    box: _Mailbox
+
+    @property
+    def url(self) -> str:
+        return (
+            f"mailto://127.0.0.1:{self.port}?mode=insecure"
+            "&from=monitor@example.org&to=desk@example.org"
+        )
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpReceiver]:
+    box = _Mailbox()
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield SmtpReceiver(port, box)
+    controller.stop()
