@@ -12,10 +12,19 @@ config = context.config
 target_metadata = Base.metadata
 
 
+def _include_name(name: str | None, type_: str, _parent: object) -> bool:
+    # The full-text search tables (0002) are dialect-specific and outside the ORM models;
+    # without this, autogenerate would propose dropping them.
+    from monitor.store.search import is_search_table
+
+    return not (type_ == "table" and is_search_table(name))
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_name=_include_name,
         # SQLite cannot ALTER most things in place: batch mode recreates the table.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,

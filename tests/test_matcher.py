@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.match import SEVERITIES, MatchContext, Matcher
+from monitor.match import SEVERITIES, MatchContext, Matcher, Suppressed
 
 from .conftest_match import shared_matcher
 
@@ -111,9 +111,13 @@ def test_context_raises_score(matcher: Matcher) -> None:
     assert matcher.match(text, MatchContext(channel="news_relay_example")).score < base
     assert matcher.match(text, MatchContext(group="ashab al-kahf")).score > base
     # an analyst's suppression removes the signal before scoring
-    suppressed = matcher.match(text, MatchContext(suppressed=("وانتم الاعلون",)))
+    suppressed = matcher.match(text, MatchContext(suppressed=(Suppressed("وانتم الاعلون"),)))
     assert (suppressed.flagged, suppressed.signals) == (False, [])
     assert any("suppressed verse_cue" in line for line in suppressed.explanation)
+    other_kind = Suppressed("وانتم الاعلون", kind="threat")
+    assert matcher.match(text, MatchContext(suppressed=(other_kind,))).flagged
+    part_of_a_word = Suppressed("الاعل")  # whole words only
+    assert matcher.match(text, MatchContext(suppressed=(part_of_a_word,))).flagged
     # a deleted condolence stays out of the queue
     assert not matcher.match("إنا لله وإنا إليه راجعون", MatchContext(deleted_soon=True)).flagged
 

@@ -139,7 +139,11 @@ def build_pipeline(
     sessions: sessionmaker[Session], settings: Settings, *, matcher: Matcher | None = None
 ) -> Pipeline:
     """The pipeline every command uses, with its hooks in order (each in the batch transaction)."""
+    from monitor.store.search import index_hook as search_index_hook
+
     pipeline = Pipeline(sessions, batch_size=settings.ingest_batch_size)
+    # The search index (issue #5) holds every post, flagged or not.
+    pipeline.hooks.append(search_index_hook)
     if matcher is not None:
         from monitor.match.persist import MatchHook
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from monitor.errors import ConfigError
+from monitor.match.quran import verse_text
 
 MARK_OPEN, MARK_CLOSE = "«", "»"
 
@@ -31,19 +31,6 @@ def mark_spans(text: str, spans: list[list[Any]]) -> str:
         pos = end
     out.append(text[pos:])
     return "".join(out)
-
-
-@cache
-def verse_text(ref: str) -> str:
-    surah, ayah = (int(x) for x in ref.split(":"))
-    return str(_mushaf().ayah(surah, ayah).text)
-
-
-@cache
-def _mushaf() -> Any:
-    from quran_text import Mushaf
-
-    return Mushaf.hafs()
 
 
 class Renderer:

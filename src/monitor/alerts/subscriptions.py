@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.errors import ConfigError
+from monitor.match.rules import KINDS
 from monitor.match.severity import SEVERITIES
 from monitor.store.models import AuditLog, Subscription
 
-KINDS = ("verse_cue", "verse_quote", "readiness", "threat", "allegiance", "attack_claim", "target")
 _QUIET = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 _REF = re.compile(r"^\d{1,3}:\d{1,3}$")
 # Schemes whose host part is itself the secret (a bot token or a webhook id).

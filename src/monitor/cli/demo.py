@@ -74,11 +74,10 @@ def demo(rt: Runtime, once: bool, port: int) -> None:
     print_queue(rt)
     if once:
         return
-    click.echo(
-        f"the review console (issue #5) is not part of this version; "
-        f"nothing to serve on port {port}. Use `monitor export flags` to read the queue.",
-        err=True,
-    )
+    from monitor.cli.web import serve_console
+
+    click.echo(f"open http://127.0.0.1:{port}/ and sign in as {DEMO_USER}")
+    serve_console(rt, "127.0.0.1", port, demo=True)
 
 
 COMMANDS = [demo]

@@ -7,7 +7,7 @@ result = matcher.match(text)           # MatchResult: flagged, severity, signals
 
 from __future__ import annotations
 
-from .engine import MatchContext, Matcher, MatchResult, Signal
+from .engine import MatchContext, Matcher, MatchResult, Signal, Suppressed
 from .normalize import Normalized, normalize
 from .rules import RuleSet, load_rules
 from .scan import scan_jsonl
@@ -21,6 +21,7 @@ __all__ = [
     "Normalized",
     "RuleSet",
     "Signal",
+    "Suppressed",
     "load_rules",
     "normalize",
     "scan_jsonl",

@@ -15,7 +15,7 @@ from .quran import Alignment, QuranIndex, load_index
 from .rules import PhraseRule, RuleSet
 from .severity import Scorer
 
-__all__ = ["MatchContext", "MatchResult", "Matcher", "Signal"]
+__all__ = ["MatchContext", "MatchResult", "Matcher", "Signal", "Suppressed"]
 
 # Order in which signals are listed: by position, then this order.
 _KIND_ORDER = {
@@ -59,14 +59,29 @@ class Signal:
         }
 
 
+@dataclass(frozen=True)
+class Suppressed:
+    """An analyst's ruling (issue #5) that a phrase is not a signal, optionally only for one
+    signal kind or rule. ``phrase`` is normalised; it must occur as whole words."""
+
+    phrase: str
+    kind: str | None = None
+    rule: str | None = None
+
+    def applies(self, kind: str, rule: str, folded: str) -> bool:
+        """Whether it silences a signal of ``kind``/``rule`` whose span folds to ``folded``."""
+        if (self.kind and self.kind != kind) or (self.rule and self.rule != rule):
+            return False
+        return f" {self.phrase} " in f" {folded} "
+
+
 @dataclass
 class MatchContext:
     channel: str | None = None
     group: str | None = None
     affiliated_same_cue: int = 0  # OTHER affiliated channels posting the same cue verse
     deleted_soon: bool = False
-    # Normalised phrases analysts ruled are not signals here (issue #5 suppressions).
-    suppressed: tuple[str, ...] = ()
+    suppressed: tuple[Suppressed, ...] = ()
 
 
 @dataclass
@@ -313,17 +328,17 @@ def _near(h: Hit, pos: tuple[int, int], window: int, outside: bool) -> bool:
 
 
 def _suppress(
-    spans: list[_Span], toks: list[str], phrases: tuple[str, ...]
+    spans: list[_Span], toks: list[str], rulings: tuple[Suppressed, ...]
 ) -> tuple[list[_Span], list[str]]:
-    """Drop spans an analyst ruled out: the span's words contain the phrase, or lie within it."""
+    """Drop the spans analysts ruled out, before scoring."""
     kept, why = [], []
     for sp in spans:
         words = " ".join(toks[sp.t0 : sp.t1])
-        hit = next((p for p in phrases if p in words or words in p), None)
+        hit = next((r for r in rulings if r.applies(sp.kind, sp.rule, words)), None)
         if hit is None:
             kept.append(sp)
         else:
-            why.append(f"suppressed {sp.kind} {sp.rule}: {words!r} (analyst ruling {hit!r})")
+            why.append(f"suppressed {sp.kind} {sp.rule}: {words!r} (analyst ruling {hit.phrase!r})")
     return kept, why
 
 

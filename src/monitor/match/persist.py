@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.match.engine import MatchContext, Matcher, MatchResult
+from monitor.match.engine import MatchContext, Matcher, MatchResult, Suppressed
 from monitor.match.normalize import normalize
 from monitor.match.severity import SEVERITIES
 from monitor.store.ingest import Changed
@@ -84,14 +84,14 @@ def _affiliated_same_cue(
     return len(session.scalars(q).all())
 
 
-def _suppressions(session: Session, channel_id: int) -> tuple[str, ...]:
-    rows = session.scalars(
-        select(Suppression.phrase_norm).where(
+def _suppressions(session: Session, channel_id: int) -> tuple[Suppressed, ...]:
+    rows = session.execute(
+        select(Suppression.phrase_norm, Suppression.kind, Suppression.rule).where(
             Suppression.enabled.is_(True),
             or_(Suppression.channel_id.is_(None), Suppression.channel_id == channel_id),
         )
     )
-    return tuple(p for p in rows if p)
+    return tuple(Suppressed(p, k, r) for p, k, r in rows if p)
 
 
 class MatchStore:

@@ -13,13 +13,15 @@ from __future__ import annotations
 import pickle
 from bisect import bisect_right
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
 from .normalize import normalize
 
-__all__ = ["Alignment", "QuranIndex", "load_index"]
+__all__ = ["Alignment", "QuranIndex", "load_index", "verse_text"]
 
 _FORMAT = 3  # bump when the pickled layout changes
 
@@ -246,3 +248,23 @@ def load_index(cache_dir: Path | None, version: str) -> QuranIndex:
     except OSError:
         pass  # a read-only cache dir only costs the rebuild
     return index
+
+
+@cache
+def _mushaf() -> Any:
+    from quran_text import Mushaf
+
+    return Mushaf.hafs()
+
+
+@cache
+def verse_text(ref: str) -> str:
+    """An ayah ("3:139") in the modern imla'i spelling people read and fonts render; the
+    Uthmani script needs the mushaf's own font. Empty for a ref that is not an ayah."""
+    try:
+        surah, number = (int(x) for x in ref.split(":"))
+        ayah = _mushaf().ayah(surah, number)
+    except (ValueError, IndexError):
+        return ""
+    words = ayah.rasm_imlai or []
+    return " ".join(w for w in words if w) or str(ayah.text)

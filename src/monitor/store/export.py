@@ -11,7 +11,15 @@ from typing import Any, TextIO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from monitor.store.models import Channel, Match, Post, PostVersion, Review, User
+from monitor.store.models import (
+    REVIEW_DECISIONS,
+    Channel,
+    Match,
+    Post,
+    PostVersion,
+    Review,
+    User,
+)
 
 POST_FIELDS = [
     "channel",
@@ -133,7 +141,7 @@ def _latest_reviews(session: Session, post_ids: list[int]) -> dict[int, dict[str
     rows = session.execute(
         select(Review, User.username)
         .outerjoin(User, User.id == Review.user_id)
-        .where(Review.post_id.in_(post_ids))
+        .where(Review.post_id.in_(post_ids), Review.decision.in_(REVIEW_DECISIONS))
         .order_by(Review.id)
     ).all()
     out: dict[int, dict[str, Any]] = {}

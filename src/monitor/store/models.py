@@ -294,6 +294,10 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# What an analyst can decide; an assignment is also a Review row (decision "assigned").
+REVIEW_DECISIONS = ("confirmed", "dismissed", "escalated")
+
+
 class Review(Base):
     __tablename__ = "reviews"
 

@@ -1,0 +1,78 @@
+"""Full-text search over every stored post, folded by the matcher's normaliser on both sides.
+
+The index never sees raw text: it holds ``normalize(text).text``, and queries are folded the
+same way, so a quote typed with or without harakat, hamza or tatweel finds the same posts.
+SQLite uses an FTS5 table (``post_fts``, rowid = post id); PostgreSQL a tsvector table
+(``post_search``) with a GIN index. Both are created by migration 0002.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, TextClause, text
+from sqlalchemy.orm import Session
+
+from monitor.match.normalize import normalize
+from monitor.store.ingest import Changed
+from monitor.store.models import Channel
+
+MAX_QUERY_TERMS = 16
+
+
+def fold(value: str) -> str:
+    return normalize(value).text
+
+
+def query_terms(query: str) -> list[str]:
+    """The folded words of a query; punctuation and marks vanish in the fold."""
+    return fold(query).split()[:MAX_QUERY_TERMS]
+
+
+def write_index(conn: Connection, rows: Sequence[tuple[int, str]], *, fresh: bool = False) -> None:
+    """(Re)index posts given as (post id, original text); ``fresh`` skips removing old rows."""
+    if not rows:
+        return
+    params = [{"id": pid, "body": fold(body)} for pid, body in rows]
+    if conn.dialect.name == "sqlite":
+        if not fresh:
+            conn.execute(text("DELETE FROM post_fts WHERE rowid = :id"), params)
+        conn.execute(text("INSERT INTO post_fts(rowid, body) VALUES (:id, :body)"), params)
+    else:
+        conn.execute(
+            text(
+                "INSERT INTO post_search(post_id, tsv) VALUES (:id, to_tsvector('simple', :body)) "
+                "ON CONFLICT (post_id) DO UPDATE SET tsv = EXCLUDED.tsv"
+            ),
+            params,
+        )
+
+
+def index_hook(session: Session, channel: Channel, changed: list[Changed]) -> None:
+    """Pipeline hook: new and edited posts are searchable in the same transaction that stores
+    them; a deleted post keeps its last text, so it stays findable."""
+    rows = [(c.post_id, c.record.text) for c in changed if c.status in ("new", "edited")]
+    write_index(session.connection(), rows)
+
+
+def match_clause(dialect: str, terms: list[str]) -> TextClause:
+    """``posts.id IN (…posts whose folded text holds every term…)``."""
+    if dialect == "sqlite":
+        # Each term quoted as an FTS5 string, so no query syntax leaks through; implicit AND.
+        expr = " ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        return text(
+            "posts.id IN (SELECT rowid FROM post_fts WHERE post_fts MATCH :fts_query)"
+        ).bindparams(fts_query=expr)
+    return text(
+        "posts.id IN (SELECT post_id FROM post_search "
+        "WHERE tsv @@ plainto_tsquery('simple', :fts_query))"
+    ).bindparams(fts_query=" ".join(terms))
+
+
+# Tables migration 0002 creates outside the ORM metadata (FTS5 adds its shadow tables
+# post_fts_data, _idx, _content, _docsize, _config): schema comparisons must skip them.
+SEARCH_TABLES = ("post_fts", "post_search")
+
+
+def is_search_table(name: str | None) -> bool:
+    return bool(name) and str(name).startswith(SEARCH_TABLES)

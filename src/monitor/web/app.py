@@ -1,0 +1,155 @@
+"""The console's app factory: nothing is built at import time."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from monitor.config import Settings
+from monitor.web import admin, auth, login, operators, overview, posts, queue
+from monitor.web.app_helpers import wants_json
+from monitor.web.auth import CsrfRejected, Forbidden, LoginLimiter, NotAuthenticated, SessionCodec
+from monitor.web.metrics import Metrics, MetricsMiddleware
+from monitor.web.render import make_env, render
+from monitor.web.security import SecurityHeaders
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    *,
+    demo: bool = False,
+    secret: str | None = None,
+) -> FastAPI:
+    """The console over ``sessions``; ``secret`` defaults to ``settings.console_secret(demo)``,
+    which refuses a placeholder key outside the demo."""
+    app = FastAPI(
+        title="monitor review console",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    app.state.sessions = sessions
+    app.state.demo = demo
+    app.state.codec = SessionCodec(secret or settings.console_secret(demo=demo))
+    app.state.limiter = LoginLimiter()
+    app.state.jinja = make_env()
+    metrics = Metrics(sessions)
+    app.state.metrics = metrics
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in (login, queue, posts, operators, overview, admin):
+        app.include_router(module.router)
+    _add_probes(app, sessions, metrics)
+    _add_error_handlers(app)
+    # Added last = outermost: headers wrap everything, metrics see the final status.
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def _add_probes(app: FastAPI, sessions: sessionmaker[Session], metrics: Metrics) -> None:
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> PlainTextResponse:
+        return PlainTextResponse("ok\n")
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> PlainTextResponse:
+        try:
+            with sessions() as s:
+                s.execute(text("SELECT 1"))
+        except Exception as exc:
+            log.warning("readiness check failed: %s", type(exc).__name__)
+            return PlainTextResponse("database unreachable\n", status_code=503)
+        return PlainTextResponse("ok\n")
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics_endpoint() -> Response:
+        try:
+            body = metrics.render()
+        except Exception as exc:
+            log.warning("metrics scrape failed: %s", type(exc).__name__)
+            return PlainTextResponse("database unreachable\n", status_code=503)
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NotAuthenticated)
+    async def not_authenticated(request: Request, exc: Exception) -> Response:
+        if wants_json(request):
+            return JSONResponse({"error": "not signed in"}, status_code=401)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        nxt = "" if target == "/" else "?" + auth_next(target)
+        return RedirectResponse("/login" + nxt, status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Exception) -> Response:
+        if wants_json(request):
+            return JSONResponse({"error": "your role does not allow this"}, status_code=403)
+        return render(
+            request,
+            "error.html",
+            {"status": 403, "message": "Your role does not allow this page."},
+            403,
+        )
+
+    @app.exception_handler(CsrfRejected)
+    async def csrf_rejected(request: Request, exc: Exception) -> Response:
+        if wants_json(request):
+            return JSONResponse({"error": "missing or wrong CSRF token"}, status_code=403)
+        return render(
+            request,
+            "error.html",
+            {
+                "status": 403,
+                "message": "The form expired or did not come from this console. "
+                "Reload the page and try again.",
+            },
+            403,
+        )
+
+    @app.exception_handler(OperationalError)
+    async def database_down(request: Request, exc: Exception) -> Response:
+        log.warning("database unavailable: %s", type(exc).__name__)
+        if wants_json(request):
+            return JSONResponse({"error": "database unavailable"}, status_code=503)
+        return render(
+            request,
+            "error.html",
+            {"status": 503, "message": "The database is unavailable; try again shortly."},
+            503,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: Any) -> Response:
+        if wants_json(request):
+            return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        return render(
+            request,
+            "error.html",
+            {"status": exc.status_code, "message": str(exc.detail)},
+            exc.status_code,
+        )
+
+
+def auth_next(target: str) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode({"next": target})
+
+
+__all__ = ["auth", "create_app"]

@@ -1,0 +1,221 @@
+"""Sessions, CSRF, roles and the login rate limit.
+
+The session is a signed, timestamped cookie (itsdangerous) holding the user id, the CSRF token
+and a fingerprint of the password hash; the user row is re-read on every request, so disabling
+an account or changing its password ends its sessions at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.orm import Session
+
+from monitor.store.models import User
+
+COOKIE = "monitor_session"
+SESSION_SECONDS = 12 * 3600
+ROLE_RANK = {"analyst": 1, "operator": 2, "admin": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    id: int
+    username: str
+    role: str
+    csrf: str
+
+    def can(self, role: str) -> bool:
+        return ROLE_RANK.get(self.role, 0) >= ROLE_RANK[role]
+
+
+class NotAuthenticated(Exception):
+    """No valid session: pages redirect to /login, API routes answer 401."""
+
+
+class Forbidden(Exception):
+    """Signed in, but the role does not reach this route."""
+
+
+class CsrfRejected(Exception):
+    """A state-changing request without the session's CSRF token."""
+
+
+class SessionCodec:
+    def __init__(self, secret: str) -> None:
+        self._s = URLSafeTimedSerializer(secret, salt="monitor.console.session")
+
+    def dumps(self, data: dict[str, Any]) -> str:
+        return self._s.dumps(data)
+
+    def loads(self, value: str | None) -> dict[str, Any]:
+        if not value:
+            return {}
+        try:
+            data = self._s.loads(value, max_age=SESSION_SECONDS)
+        except BadSignature:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+
+def fingerprint(user: User) -> str:
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def new_csrf() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def read_session(request: Request) -> dict[str, Any]:
+    codec: SessionCodec = request.app.state.codec
+    cached = request.scope.get("monitor.session")
+    if cached is None:
+        cached = codec.loads(request.cookies.get(COOKIE))
+        request.scope["monitor.session"] = cached
+    return dict(cached)
+
+
+def write_session(request: Request, response: Response, data: dict[str, Any]) -> None:
+    codec: SessionCodec = request.app.state.codec
+    secure = request.url.scheme == "https" or request.app.state.settings.console_url.startswith(
+        "https://"
+    )
+    response.set_cookie(
+        COOKIE,
+        codec.dumps(data),
+        max_age=SESSION_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+    )
+
+
+def clear_session(response: Response) -> None:
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
+
+
+def get_db(request: Request) -> Any:
+    with request.app.state.sessions() as session:
+        yield session
+
+
+DB = Annotated[Session, Depends(get_db)]
+
+
+def optional_principal(request: Request, db: DB) -> Principal | None:
+    data = read_session(request)
+    uid, csrf = data.get("u"), data.get("c")
+    if not isinstance(uid, int) or not isinstance(csrf, str):
+        return None
+    user = db.get(User, uid)
+    if (
+        user is None
+        or user.disabled
+        or not hmac.compare_digest(str(data.get("k", "")), fingerprint(user))
+    ):
+        return None
+    principal = Principal(user.id, user.username, user.role, csrf)
+    request.state.principal = principal
+    return principal
+
+
+MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+
+def require(role: str) -> Callable[..., Principal]:
+    """A dependency admitting signed-in users whose role reaches ``role``."""
+
+    def dependency(principal: MaybePrincipal) -> Principal:
+        if principal is None:
+            raise NotAuthenticated()
+        if not principal.can(role):
+            raise Forbidden()
+        return principal
+
+    dependency.__name__ = f"require_{role}"
+    return dependency
+
+
+analyst = require("analyst")
+operator = require("operator")
+admin = require("admin")
+Analyst = Annotated[Principal, Depends(analyst)]
+Operator = Annotated[Principal, Depends(operator)]
+Admin = Annotated[Principal, Depends(admin)]
+
+
+async def check_csrf(request: Request) -> None:
+    """Every state change carries the token: a form field, or a header for scripted requests."""
+    expected = read_session(request).get("c")
+    given = request.headers.get("x-csrf-token")
+    if given is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get("csrf_token")
+        given = value if isinstance(value, str) else None
+    if not isinstance(expected, str) or not given or not hmac.compare_digest(expected, given):
+        raise CsrfRejected()
+
+
+def safe_next(value: str | None) -> str:
+    """Only same-site paths: an open redirect after login would hand phishers our domain."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+class LoginLimiter:
+    """Failed logins per (client, username) and per client, in a sliding window."""
+
+    def __init__(self, per_user: int = 5, per_client: int = 30, window: float = 300.0) -> None:
+        self.per_user, self.per_client, self.window = per_user, per_client, window
+        self._fails: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+        q = self._fails.get(key)
+        if q is None:
+            return deque()
+        while q and q[0] <= now - self.window:
+            q.popleft()
+        if not q:
+            del self._fails[key]
+        return q
+
+    def retry_after(self, client: str, username: str) -> int | None:
+        """Seconds to wait before another attempt is allowed, or None."""
+        now = time.monotonic()
+        with self._lock:
+            for key, limit in (
+                ((client, username.lower()), self.per_user),
+                ((client, ""), self.per_client),
+            ):
+                q = self._recent(key, now)
+                if len(q) >= limit:
+                    return max(1, int(q[0] + self.window - now) + 1)
+        return None
+
+    def failed(self, client: str, username: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._fails) > 100_000:  # bound memory under a spray of usernames
+                for key in list(self._fails)[:50_000]:
+                    del self._fails[key]
+            for key in ((client, username.lower()), (client, "")):
+                self._fails.setdefault(key, deque()).append(now)
+
+    def succeeded(self, client: str, username: str) -> None:
+        with self._lock:
+            self._fails.pop((client, username.lower()), None)

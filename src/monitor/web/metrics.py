@@ -1,0 +1,108 @@
+"""Prometheus metrics: request counts and latency, plus database gauges read at scrape time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from monitor.match.severity import SEVERITIES as ALL_SEVERITIES
+from monitor.store.models import AlertOutbox, Match, Post
+
+SEVERITIES = ALL_SEVERITIES[1:]
+
+
+class DatabaseCollector(Collector):
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with self.sessions() as s:
+            posts = s.scalar(select(func.count()).select_from(Post)) or 0
+            flags = dict(
+                s.execute(
+                    select(Match.severity, func.count())
+                    .where(Match.flagged.is_(True))
+                    .group_by(Match.severity)
+                ).all()
+            )
+            depth = dict(
+                s.execute(
+                    select(AlertOutbox.status, func.count())
+                    .where(AlertOutbox.status != "sent")
+                    .group_by(AlertOutbox.status)
+                ).all()
+            )
+        yield GaugeMetricFamily("monitor_posts_total", "Posts stored", value=posts)
+        g = GaugeMetricFamily(
+            "monitor_flags_total", "Flagged posts by severity", labels=["severity"]
+        )
+        for sev in sorted(set(SEVERITIES) | set(flags)):
+            g.add_metric([sev], flags.get(sev, 0))
+        yield g
+        o = GaugeMetricFamily(
+            "monitor_alert_outbox_depth", "Alerts not yet delivered", labels=["status"]
+        )
+        for status in sorted({"pending", "failed"} | set(depth)):
+            o.add_metric([status], depth.get(status, 0))
+        yield o
+
+
+class Metrics:
+    """One registry per app, so tests can build many apps in one process."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "monitor_http_requests",
+            "Console HTTP requests",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "monitor_http_request_duration_seconds",
+            "Console request latency",
+            ["route"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=self.registry,
+        )
+        self.registry.register(DatabaseCollector(sessions))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            route = scope.get("route")
+            # The route template, never the raw path: ids in paths would explode the label set.
+            label = getattr(route, "path", None) or (
+                "/static" if scope["path"].startswith("/static/") else "other"
+            )
+            self.metrics.requests.labels(scope["method"], label, str(status)).inc()
+            self.metrics.latency.labels(label).observe(time.perf_counter() - start)

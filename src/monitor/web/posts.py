@@ -1,0 +1,284 @@
+"""GET /posts/{id} with highlighted spans, versions and history; POST review and assignment."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from monitor.match.quran import verse_text
+from monitor.store.models import AuditLog, Channel, Group, Match, Post, Review, SignalRow, User
+from monitor.web.app_helpers import wants_json
+from monitor.web.auth import DB, Analyst, Principal, check_csrf, safe_next
+from monitor.web.queries import DECISIONS
+from monitor.web.render import render
+from monitor.web.suppress import active_suppressions, add_suppression
+
+router = APIRouter()
+TELEGRAM = "https://t.me"
+
+
+@dataclass
+class Segment:
+    text: str
+    labels: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)
+
+
+def label(sig: SignalRow) -> str:
+    parts = [sig.kind, sig.rule]
+    if sig.ref:
+        parts.append(sig.ref)
+    return " · ".join(parts)
+
+
+def segments(text: str, signals: list[SignalRow]) -> list[Segment]:
+    """Cut the text at every span boundary; each piece knows which signals cover it, so
+    overlapping spans stay visible and the text itself is never re-assembled from markup."""
+    spans = [
+        (max(0, s.start), min(len(text), s.end), s)
+        for s in signals
+        if 0 <= s.start < s.end and s.start < len(text)
+    ]
+    cuts = sorted({0, len(text), *(a for a, _, _ in spans), *(b for _, b, _ in spans)})
+    out: list[Segment] = []
+    for a, b in pairwise(cuts):
+        covering = [s for sa, sb, s in spans if sa <= a and b <= sb]
+        seg = Segment(
+            text[a:b],
+            [label(s) for s in covering],
+            sorted({s.kind for s in covering}),
+            [s.id for s in covering],
+        )
+        if out and not seg.ids and not out[-1].ids:
+            out[-1].text += seg.text
+        else:
+            out.append(seg)
+    return out
+
+
+_WORDS = re.compile(r"\s+|\S+")
+
+
+def word_diff(old: str, new: str) -> list[tuple[str, str]]:
+    """(op, text) pieces, op in equal/delete/insert, at word granularity."""
+    a, b = _WORDS.findall(old), _WORDS.findall(new)
+    out: list[tuple[str, str]] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op in ("equal",):
+            out.append(("equal", "".join(a[i1:i2])))
+            continue
+        if op in ("delete", "replace"):
+            out.append(("delete", "".join(a[i1:i2])))
+        if op in ("insert", "replace"):
+            out.append(("insert", "".join(b[j1:j2])))
+    return out
+
+
+def _post_or_404(db: Session, post_id: int) -> Post:
+    post = db.get(Post, post_id)
+    if post is None:
+        raise HTTPException(404, "No such post.")
+    return post
+
+
+@router.get("/posts/{post_id}")
+def post_page(
+    request: Request,
+    me: Analyst,
+    db: DB,
+    post_id: int,
+) -> Response:
+    post = db.scalar(select(Post).where(Post.id == post_id).options(selectinload(Post.versions)))
+    if post is None:
+        raise HTTPException(404, "No such post.")
+    channel = db.get_one(Channel, post.channel_id)
+    group = db.get(Group, channel.group_id) if channel.group_id else None
+    match = db.scalar(
+        select(Match).where(Match.post_id == post.id).options(selectinload(Match.signals))
+    )
+    signals = list(match.signals) if match else []
+    stale = match is not None and match.text_sha256 != post.text_sha256
+    verses = {
+        ref: verse_text(ref)
+        for s in signals
+        if s.kind.startswith("verse_")
+        for ref in (s.refs or ([s.ref] if s.ref else []))
+    }
+    versions = list(post.versions)
+    diffs = [
+        word_diff(versions[i - 1].text, versions[i].text) if i else [] for i in range(len(versions))
+    ]
+    users = {u.id: u for u in db.scalars(select(User))}
+    reviews = list(
+        db.scalars(select(Review).where(Review.post_id == post.id).order_by(Review.id.desc()))
+    )
+    decided = next((r for r in reviews if r.decision in DECISIONS), None)
+    assignee = users.get(reviews[0].assigned_to) if reviews and reviews[0].assigned_to else None
+    return render(
+        request,
+        "post.html",
+        {
+            "post": post,
+            "channel": channel,
+            "group": group,
+            "match": match,
+            "signals": signals,
+            "segments": segments(post.text, [] if stale else signals),
+            "stale": stale,
+            "verses": verses,
+            "versions": versions,
+            "diffs": diffs,
+            "reviews": reviews,
+            "users": users,
+            "state": decided.decision if decided else "unreviewed",
+            "assignee": assignee,
+            "analysts": sorted(
+                (u for u in users.values() if not u.disabled), key=lambda u: u.username
+            ),
+            "suppressions": active_suppressions(db, channel.id),
+            "decisions": DECISIONS,
+            "original_url": f"{TELEGRAM}/{quote(channel.handle)}/{post.message_id}",
+            "next": safe_next(request.query_params.get("next")),
+        },
+    )
+
+
+def _assignee_id(db: Session, username: str, current: int | None) -> int | None:
+    if username == "":
+        return current
+    if username == "-":
+        return None
+    user = db.scalar(select(User).where(User.username == username, User.disabled.is_(False)))
+    if user is None:
+        raise HTTPException(400, f"No active user {username!r}.")
+    return user.id
+
+
+def _current_assignee(db: Session, post_id: int) -> int | None:
+    return db.scalar(
+        select(Review.assigned_to)
+        .where(Review.post_id == post_id)
+        .order_by(Review.id.desc())
+        .limit(1)
+    )
+
+
+def _done(request: Request, post_id: int, nxt: str, payload: dict[str, Any]) -> Response:
+    if wants_json(request):
+        return JSONResponse({"ok": True, "post": post_id, **payload})
+    target = safe_next(nxt) if nxt else f"/posts/{post_id}"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/posts/{post_id}/review", dependencies=[Depends(check_csrf)])
+def review_post(
+    request: Request,
+    me: Analyst,
+    post_id: int,
+    decision: Annotated[str, Form()],
+    note: Annotated[str, Form(max_length=5000)] = "",
+    assign_to: Annotated[str, Form(max_length=100)] = "",
+    suppress: Annotated[list[int] | None, Form()] = None,
+    suppress_phrase: Annotated[str, Form(max_length=1000)] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    if decision not in DECISIONS:
+        raise HTTPException(400, f"decision must be one of {', '.join(DECISIONS)}")
+    created: list[int] = []
+    with request.app.state.sessions.begin() as db:
+        post = _post_or_404(db, post_id)
+        assigned = _assignee_id(db, assign_to, _current_assignee(db, post_id))
+        review = Review(
+            post_id=post_id,
+            user_id=me.id,
+            decision=decision,
+            note=note.strip(),
+            assigned_to=assigned,
+        )
+        db.add(review)
+        db.flush()
+        db.add(
+            AuditLog(
+                actor=me.username,
+                action="post.review",
+                target=f"post:{post_id}",
+                detail={"decision": decision, "note": note.strip(), "assigned_to": assigned},
+            )
+        )
+        if decision == "dismissed":
+            created = _suppress(db, me, post, review.id, suppress or [], suppress_phrase)
+    return _done(request, post_id, next, {"state": decision, "suppressions": created})
+
+
+def _suppress(
+    db: Session, me: Principal, post: Post, review_id: int, signal_ids: list[int], phrase: str
+) -> list[int]:
+    created = []
+    wanted: list[tuple[str, str | None, str | None]] = []
+    if signal_ids:
+        for sig in db.scalars(
+            select(SignalRow)
+            .join(Match, Match.id == SignalRow.match_id)
+            .where(Match.post_id == post.id, SignalRow.id.in_(signal_ids))
+        ):
+            wanted.append((sig.matched, sig.kind, sig.rule))
+    if phrase.strip():
+        wanted.append((phrase, None, None))
+    for text, kind, rule in wanted:
+        sup = add_suppression(
+            db,
+            phrase=text,
+            channel_id=post.channel_id,
+            kind=kind,
+            rule=rule,
+            review_id=review_id,
+            user_id=me.id,
+            actor=me.username,
+        )
+        if sup is not None:
+            created.append(sup.id)
+    return created
+
+
+@router.post("/posts/{post_id}/assign", dependencies=[Depends(check_csrf)])
+def assign_post(
+    request: Request,
+    me: Analyst,
+    post_id: int,
+    assign_to: Annotated[str, Form(max_length=100)] = "-",
+    note: Annotated[str, Form(max_length=5000)] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    with request.app.state.sessions.begin() as db:
+        _post_or_404(db, post_id)
+        assigned = _assignee_id(db, assign_to or "-", None)
+        # An assignment is a review row without a decision; the post's state is its latest
+        # decision, its assignee the latest row's.
+        db.add(
+            Review(
+                post_id=post_id,
+                user_id=me.id,
+                decision="assigned",
+                note=note.strip(),
+                assigned_to=assigned,
+            )
+        )
+        db.add(
+            AuditLog(
+                actor=me.username,
+                action="post.assign",
+                target=f"post:{post_id}",
+                detail={"assigned_to": assign_to if assigned else None},
+            )
+        )
+    return _done(request, post_id, next, {"assigned_to": assign_to if assigned else None})

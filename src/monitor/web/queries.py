@@ -1,0 +1,276 @@
+"""The queue query: filters, sort orders and keyset cursors, shared by the page and the export.
+
+Pages are keyset-paginated (never OFFSET), each sort order walking an index:
+``severity`` walks ix_matches_flagged_severity (flagged, severity_rank, post_id) — within one
+severity the most recently collected post comes first —, ``newest`` walks ix_posts_date_id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, func, literal_column, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from monitor.match.rules import KINDS
+from monitor.match.severity import SEVERITIES as ALL_SEVERITIES
+from monitor.store.models import REVIEW_DECISIONS, Channel, Group, Match, Post, Review, SignalRow
+from monitor.store.search import match_clause, query_terms
+
+SEVERITIES = ALL_SEVERITIES[1:]  # what a flag can be: "none" never reaches the queue
+SEVERITY_RANK = {name: rank for rank, name in enumerate(ALL_SEVERITIES)}
+DECISIONS = REVIEW_DECISIONS
+STATES = ("unreviewed", *DECISIONS)
+SORTS = ("severity", "newest")
+PAGE = 50
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    q: str = ""
+    severity: str = ""  # the minimum severity shown
+    kind: str = ""
+    group: int | None = None
+    channel: int | None = None
+    state: str = ""
+    since: date | None = None
+    until: date | None = None  # inclusive
+    sort: str = "severity"
+    scope: str = ""  # "flagged" or "all"; a search covers all posts unless told otherwise
+    mine: bool = False
+    after: str = ""
+
+    @classmethod
+    def parse(cls, p: Mapping[str, str]) -> QueueQuery:
+        """Lenient: an unknown value is dropped rather than failing the page."""
+
+        def pick(name: str, allowed: tuple[str, ...], default: str = "") -> str:
+            value = p.get(name, "")
+            return value if value in allowed else default
+
+        return cls(
+            q=p.get("q", "").strip()[:500],
+            severity=pick("severity", SEVERITIES),
+            kind=pick("kind", KINDS),
+            group=_int(p.get("group")),
+            channel=_int(p.get("channel")),
+            state=pick("state", STATES),
+            since=_day(p.get("since")),
+            until=_day(p.get("until")),
+            sort=pick("sort", SORTS, "severity"),
+            scope=pick("scope", ("flagged", "all")),
+            mine=p.get("mine") == "1",
+            after=p.get("after", "")[:100],
+        )
+
+    @property
+    def all_posts(self) -> bool:
+        return self.scope == "all" or (self.scope == "" and bool(query_terms(self.q)))
+
+    @property
+    def effective_sort(self) -> str:
+        """severity | newest (post date) | recent (post id: most recently collected).
+
+        Unflagged posts have no severity, so all-post listings are never by severity. A search
+        pages by post id: the full-text hits come back as a set of ids, and walking them in id
+        order stops after one page instead of sorting every hit by date (50 ms → 2 ms on 1 M).
+        """
+        if not self.all_posts and self.sort == "severity":
+            return "severity"
+        return "recent" if query_terms(self.q) else "newest"
+
+    def params(self, **changes: Any) -> dict[str, str]:
+        """Non-default values as query parameters, for links and forms."""
+        out: dict[str, str] = {}
+        for f in fields(replace(self, **changes)):
+            value = getattr(replace(self, **changes), f.name)
+            if value in ("", None, False) or (f.name == "sort" and value == "severity"):
+                continue
+            out[f.name] = "1" if value is True else str(value)
+        return out
+
+
+def latest_decision() -> Any:
+    return (
+        select(Review.decision)
+        .where(Review.post_id == Post.id, Review.decision.in_(DECISIONS))
+        .order_by(Review.id.desc())
+        .limit(1)
+        .correlate(Post)
+        .scalar_subquery()
+    )
+
+
+def latest_assignee() -> Any:
+    return (
+        select(Review.assigned_to)
+        .where(Review.post_id == Post.id)
+        .order_by(Review.id.desc())
+        .limit(1)
+        .correlate(Post)
+        .scalar_subquery()
+    )
+
+
+def build(session: Session, qq: QueueQuery, me_id: int | None, *columns: Any) -> Select[Any]:
+    """SELECT columns over the filtered queue, ordered, with the cursor applied (no LIMIT)."""
+    dialect = session.get_bind().dialect.name
+    stmt = select(*columns)
+    if qq.all_posts:
+        stmt = stmt.select_from(Post).outerjoin(Match, Match.post_id == Post.id)
+    elif dialect == "sqlite" and qq.effective_sort == "newest":
+        # SQLite's planner ignores the LIMIT: left alone it sorts all 100 k flags by date
+        # (250 ms on 1 M posts). The unary + hides posts.id as a lookup key, so the posts'
+        # date index drives the join and stops once a page is full (10 ms).
+        stmt = stmt.select_from(Post).join(Match, Match.post_id == literal_column("+posts.id"))
+        stmt = stmt.where(Match.flagged.is_(True))
+    else:
+        stmt = stmt.select_from(Match).join(Post, Post.id == Match.post_id)
+        stmt = stmt.where(Match.flagged.is_(True))
+    stmt = stmt.join(Channel, Channel.id == Post.channel_id).outerjoin(
+        Group, Group.id == Channel.group_id
+    )
+    if qq.severity:
+        stmt = stmt.where(Match.severity_rank >= SEVERITY_RANK[qq.severity])
+    if qq.kind:
+        stmt = stmt.where(exists().where(SignalRow.match_id == Match.id, SignalRow.kind == qq.kind))
+    if qq.group is not None:
+        stmt = stmt.where(
+            Post.channel_id.in_(select(Channel.id).where(Channel.group_id == qq.group))
+        )
+    if qq.channel is not None:
+        stmt = stmt.where(Post.channel_id == qq.channel)
+    if qq.since is not None:
+        stmt = stmt.where(Post.date >= datetime.combine(qq.since, time(), UTC))
+    if qq.until is not None:
+        stmt = stmt.where(Post.date < datetime.combine(qq.until + timedelta(days=1), time(), UTC))
+    if qq.state == "unreviewed":
+        stmt = stmt.where(
+            ~exists().where(Review.post_id == Post.id, Review.decision.in_(DECISIONS))
+        )
+    elif qq.state:
+        stmt = stmt.where(
+            Post.id.in_(select(Review.post_id).where(Review.decision == qq.state)),
+            latest_decision() == qq.state,
+        )
+    if qq.mine and me_id is not None:
+        stmt = stmt.where(latest_assignee() == me_id)
+    terms = query_terms(qq.q)
+    if terms:
+        stmt = stmt.where(match_clause(dialect, terms))
+    return _order(stmt, qq)
+
+
+def _order(stmt: Select[Any], qq: QueueQuery) -> Select[Any]:
+    cursor = decode_cursor(qq)
+    if qq.effective_sort == "severity":
+        if cursor is not None:
+            rank, pid = cursor
+            stmt = stmt.where(tuple_(Match.severity_rank, Match.post_id) < tuple_(rank, pid))
+        return stmt.order_by(Match.severity_rank.desc(), Match.post_id.desc())
+    if qq.effective_sort == "recent":
+        if cursor is not None:
+            stmt = stmt.where(Post.id < cursor[1])
+        return stmt.order_by(Post.id.desc())
+    if cursor is not None:
+        when, pid = cursor
+        # The plain range term lets the date index seek to the cursor; the OR breaks ties.
+        stmt = stmt.where(
+            Post.date <= when, or_(Post.date < when, and_(Post.date == when, Post.id < pid))
+        )
+    return stmt.order_by(Post.date.desc(), Post.id.desc())
+
+
+def encode_cursor(qq: QueueQuery, rank: int | None, when: datetime, post_id: int) -> str:
+    if qq.effective_sort == "severity":
+        return f"s{rank}.{post_id}"
+    if qq.effective_sort == "recent":
+        return f"r0.{post_id}"
+    micros = int(when.timestamp() * 1_000_000)
+    return f"n{micros}.{post_id}"
+
+
+def decode_cursor(qq: QueueQuery) -> tuple[Any, int] | None:
+    raw = qq.after
+    if len(raw) < 4 or "." not in raw:
+        return None
+    head, _, tail = raw[1:].partition(".")
+    key, pid = _int(head), _int(tail)
+    if key is None or pid is None:
+        return None
+    if (raw[0], qq.effective_sort) in (("s", "severity"), ("r", "recent")):
+        return key, pid
+    if raw[0] == "n" and qq.effective_sort == "newest":
+        try:
+            return datetime.fromtimestamp(key / 1_000_000, UTC), pid
+        except (OverflowError, OSError, ValueError):
+            return None
+    return None
+
+
+def page_rows(
+    session: Session, qq: QueueQuery, me_id: int | None
+) -> tuple[list[dict[str, Any]], str]:
+    """One page of the queue as dicts, and the cursor of the next page ("" at the end)."""
+    state = latest_decision().label("state")
+    stmt = build(
+        session,
+        qq,
+        me_id,
+        Post.id,
+        Post.date,
+        Post.message_id,
+        func.substr(Post.text, 1, 400).label("excerpt"),
+        Post.deleted_at,
+        Post.edited_at,
+        Channel.handle,
+        Channel.title,
+        Group.name.label("group"),
+        Match.id.label("match_id"),
+        Match.severity,
+        Match.severity_rank,
+        Match.score,
+        Match.flagged,
+        state,
+    ).limit(PAGE + 1)
+    rows = [dict(r._mapping) for r in session.execute(stmt)]
+    nxt = ""
+    if len(rows) > PAGE:
+        rows = rows[:PAGE]
+        last = rows[-1]
+        nxt = encode_cursor(qq, last["severity_rank"], last["date"], last["id"])
+    match_ids = [r["match_id"] for r in rows if r["match_id"] is not None]
+    kinds: dict[int, set[str]] = {}
+    refs: dict[int, set[str]] = {}
+    if match_ids:
+        for mid, kind, ref in session.execute(
+            select(SignalRow.match_id, SignalRow.kind, SignalRow.ref).where(
+                SignalRow.match_id.in_(match_ids)
+            )
+        ):
+            kinds.setdefault(mid, set()).add(kind)
+            if ref:
+                refs.setdefault(mid, set()).add(ref)
+    for r in rows:
+        r["kinds"] = sorted(kinds.get(r["match_id"], ()))
+        r["refs"] = sorted(refs.get(r["match_id"], ()))
+        r["severity"] = r["severity"] or "none"
+        r["state"] = r["state"] or "unreviewed"
+    return rows, nxt

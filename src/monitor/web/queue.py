@@ -1,0 +1,188 @@
+"""GET / (the flagged queue) and its export as CSV or JSONL."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from monitor.match.rules import KINDS
+from monitor.store.export import FLAG_FIELDS, post_dict, write_csv
+from monitor.store.models import AuditLog, Channel, Group, Match, Post, PostVersion, Review, User
+from monitor.web.auth import DB, Analyst, Principal
+from monitor.web.queries import (
+    DECISIONS,
+    SEVERITIES,
+    STATES,
+    QueueQuery,
+    build,
+    encode_cursor,
+    page_rows,
+)
+from monitor.web.render import render
+
+router = APIRouter()
+EXPORT_PAGE = 500
+VERBS = {"confirmed": "confirm", "dismissed": "dismiss", "escalated": "escalate"}
+
+
+@router.get("/")
+def queue_page(
+    request: Request,
+    me: Analyst,
+    db: DB,
+) -> Response:
+    qq = QueueQuery.parse(request.query_params)
+    here = request.url.path + ("?" + request.url.query if request.url.query else "")
+    rows, nxt = page_rows(db, qq, me.id)
+    groups = db.execute(select(Group.id, Group.name).order_by(Group.name)).all()
+    channels = db.execute(select(Channel.id, Channel.handle).order_by(Channel.handle)).all()
+    return render(
+        request,
+        "queue.html",
+        {
+            "qq": qq,
+            "rows": rows,
+            "next_params": qq.params(after=nxt) if nxt else None,
+            "first_params": qq.params(after="") if qq.after else None,
+            "export_params": qq.params(after=""),
+            "groups": groups,
+            "channels": channels,
+            "severities": SEVERITIES,
+            "kinds": KINDS,
+            "states": STATES,
+            "decisions": DECISIONS,
+            "here": here,
+            "next_q": urlencode({"next": here}),
+            "verbs": VERBS,
+        },
+    )
+
+
+def _review_dicts(session: Session, post_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The latest decision per post (what the queue shows as its state), and the assignee."""
+    out: dict[int, dict[str, Any]] = {}
+    assignee = User.__table__.alias("assignee")
+    rows = session.execute(
+        select(Review, User.username, assignee.c.username)
+        .outerjoin(User, User.id == Review.user_id)
+        .outerjoin(assignee, assignee.c.id == Review.assigned_to)
+        .where(Review.post_id.in_(post_ids))
+        .order_by(Review.id)
+    ).all()
+    for review, by, assigned in rows:
+        d = out.setdefault(
+            review.post_id, {"state": "unreviewed", "by": None, "at": None, "note": ""}
+        )
+        d["assigned_to"] = assigned
+        if review.decision in DECISIONS:
+            d.update(
+                state=review.decision,
+                by=by,
+                at=review.created_at.isoformat().replace("+00:00", "Z"),
+                note=review.note,
+            )
+    return out
+
+
+def export_rows(session: Session, qq: QueueQuery, me_id: int | None) -> Iterator[dict[str, Any]]:
+    """Every row of the filtered queue (all pages), in the export format plus the review."""
+    qq_page = qq
+    while True:
+        ids_rows = session.execute(
+            build(session, qq_page, me_id, Post.id, Post.date, Match.severity_rank).limit(
+                EXPORT_PAGE
+            )
+        ).all()
+        if not ids_rows:
+            return
+        ids = [r[0] for r in ids_rows]
+        posts = {p.id: p for p in session.scalars(select(Post).where(Post.id.in_(ids)))}
+        matches = {
+            m.post_id: m
+            for m in session.scalars(
+                select(Match).where(Match.post_id.in_(ids)).options(selectinload(Match.signals))
+            )
+        }
+        handles = dict(
+            session.execute(
+                select(Channel.id, Channel.handle).where(
+                    Channel.id.in_({p.channel_id for p in posts.values()})
+                )
+            ).all()
+        )
+        versions = dict(
+            session.execute(
+                select(PostVersion.post_id, func.count())
+                .where(PostVersion.post_id.in_(ids))
+                .group_by(PostVersion.post_id)
+            ).all()
+        )
+        reviews = _review_dicts(session, ids)
+        for pid in ids:
+            post = posts[pid]
+            d = post_dict(post, handles[post.channel_id], versions.get(pid, 0), matches.get(pid))
+            d["review"] = reviews.get(
+                pid, {"state": "unreviewed", "by": None, "at": None, "note": ""}
+            )
+            yield d
+        last = ids_rows[-1]
+        qq_page = replace(qq, after=encode_cursor(qq, last[2], last[1], last[0]))
+        session.expunge_all()
+
+
+def _export(request: Request, me: Principal, fmt: str) -> Response:
+    qq = QueueQuery.parse(request.query_params)
+    sessions = request.app.state.sessions
+    with sessions.begin() as s:
+        s.add(
+            AuditLog(
+                actor=me.username, action="queue.export", target=fmt, detail=qq.params(after="")
+            )
+        )
+
+    def chunks() -> Iterator[str]:
+        with sessions() as s:
+            first = True
+            batch: list[dict[str, Any]] = []
+            for row in export_rows(s, qq, me.id):
+                batch.append(row)
+                if len(batch) >= EXPORT_PAGE:
+                    yield _encode(fmt, batch, first)
+                    first, batch = False, []
+            if batch or first:
+                yield _encode(fmt, batch, first)
+
+    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson; charset=utf-8"
+    return StreamingResponse(
+        chunks(),
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="monitor-queue.{fmt}"'},
+    )
+
+
+def _encode(fmt: str, rows: list[dict[str, Any]], header: bool) -> str:
+    if fmt == "jsonl":
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    buf = io.StringIO()
+    write_csv(iter(rows), buf, [*FLAG_FIELDS])
+    text = buf.getvalue()
+    return text if header else text.split("\n", 1)[1]
+
+
+@router.get("/export.csv")
+def export_csv(request: Request, me: Analyst) -> Response:
+    return _export(request, me, "csv")
+
+
+@router.get("/export.jsonl")
+def export_jsonl(request: Request, me: Analyst) -> Response:
+    return _export(request, me, "jsonl")

@@ -1,0 +1,69 @@
+"""Template rendering: one autoescaping Jinja environment, and the common page context."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from monitor.web.auth import Principal, read_session
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _when(value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _ago(value: datetime | None) -> str:
+    if value is None:
+        return "never"
+    seconds = int((datetime.now(UTC) - value).total_seconds())
+    if seconds < 0:
+        return "in " + _span(-seconds)
+    return _span(seconds) + " ago"
+
+
+def _span(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def make_env() -> Environment:
+    # Autoescape everything, whatever the file name: post text is hostile input.
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = _when
+    env.filters["ago"] = _ago
+    env.globals["urlencode"] = urlencode
+    return env
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    env: Environment = request.app.state.jinja
+    principal: Principal | None = getattr(request.state, "principal", None)
+    ctx = {
+        "request": request,
+        "me": principal,
+        "csrf": principal.csrf if principal else read_session(request).get("c", ""),
+        "demo": request.app.state.demo,
+        "flash": request.query_params.get("msg", ""),
+        **context,
+    }
+    return HTMLResponse(env.get_template(name).render(ctx), status_code=status_code)

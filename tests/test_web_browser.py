@@ -1,0 +1,253 @@
+"""The console in headless Chromium: the analyst's path through it, and hostile posts that must
+never execute. Needs Debian's chromium; MONITOR_REQUIRE_BROWSER=1 turns a skip into a failure."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from monitor.collect.records import ForwardInfo, PostRecord
+from monitor.store.channels import ensure_channel
+from monitor.web.app import create_app
+
+from .conftest import Database
+from .web_support import (
+    NOW,
+    PASSWORD,
+    THREAT,
+    VERSE_139,
+    Seeded,
+    add_match,
+    make_users,
+    seed,
+    settings,
+    store_posts,
+)
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def chromium_path() -> str:
+    path = os.environ.get("MONITOR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(path):
+        if os.environ.get("MONITOR_REQUIRE_BROWSER") == "1":
+            pytest.fail(
+                "MONITOR_REQUIRE_BROWSER=1 but no chromium binary (apt-get install chromium)"
+            )
+        pytest.skip("no chromium binary (apt-get install chromium); browser tests skipped")
+    return path
+
+
+@dataclass
+class Served:
+    url: str
+    db: Database
+    seeded: Seeded
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def served(sqlite_db: Database) -> Iterator[Served]:
+    import uvicorn
+
+    make_users(sqlite_db.sessions)
+    seeded = seed(sqlite_db.sessions)
+    port = free_port()
+    app = create_app(settings(), sqlite_db.sessions)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            pytest.fail("console did not start")
+        time.sleep(0.05)
+    try:
+        yield Served(f"http://127.0.0.1:{port}", sqlite_db, seeded)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    path = chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def sign_in(page: Any, base: str, user: str) -> None:
+    page.goto(base + "/")
+    assert page.url.startswith(base + "/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.login button[type=submit]")
+    page.wait_for_url(base + "/")
+
+
+def test_analyst_path_login_filter_open_decide_audit(served: Served, browser: Any) -> None:
+    base, s = served.url, served.seeded
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    sign_in(page, base, "operator")
+    assert page.locator("tr.row").count() == 3
+
+    page.select_option("select[name=severity]", "critical")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_load_state()
+    assert page.locator("tr.row").count() == 1
+    assert THREAT in page.locator("tr.row").inner_text()
+
+    page.goto(base + "/")
+    page.fill("input[name=q]", "وَلَا تَهِنُوا")
+    page.press("input[name=q]", "Enter")
+    page.wait_for_load_state()
+    rows = page.locator("tr.row")
+    assert rows.count() == 1
+    rows.locator("a.open").click()
+    page.wait_for_url(f"{base}/posts/{s.posts['verse']}*")
+
+    mark = page.locator("#post-text mark")
+    assert mark.count() == 1 and mark.is_visible()
+    assert mark.inner_text() == VERSE_139
+    assert mark.get_attribute("title") == "verse_cue · quran:3:139 · 3:139"
+    assert page.locator("#post-text").get_attribute("dir") == "auto"
+    assert (
+        page.evaluate("getComputedStyle(document.querySelector('#post-text')).direction") == "rtl"
+    )
+    assert page.locator(".verse").count() == 1
+
+    page.fill("#decide textarea[name=note]", "cue verse posted before the strike")
+    page.click("#decide button[value=escalated]")
+    page.wait_for_load_state()
+    assert page.locator("#state").inner_text() == "escalated"
+
+    page.click("text=Audit log")
+    page.wait_for_url(base + "/audit")
+    first = page.locator("table.audit tbody tr").first
+    text = first.inner_text()
+    assert "operator" in text and "post.review" in text and "decision=escalated" in text
+    assert "cue verse posted before the strike" in text
+
+    # With the script: j selects the first row, c confirms it in place.
+    page.goto(base + "/?sort=newest")
+    page.keyboard.press("j")
+    assert page.locator("tr.row.selected").count() == 1
+    selected_id = page.locator("tr.row.selected").get_attribute("data-post")
+    page.keyboard.press("c")
+    page.wait_for_selector("tr.row.selected .state-confirmed")
+    assert page.url == base + "/?sort=newest"  # no navigation: decided inline
+    page.reload()
+    row = page.locator(f'tr.row[data-post="{selected_id}"] .state')
+    assert row.inner_text() == "confirmed"
+    assert not [p for p in problems if "Content Security Policy" in p or "Refused" in p], problems
+
+
+PAYLOADS = [
+    "<script>window.__xss=1;document.title='pwned'</script>",
+    "<img src=x onerror=\"window.__xss=2;document.title='pwned'\">",
+    "<a href=\"javascript:window.__xss=3;document.title='pwned'\">اضغط هنا</a>"
+    " javascript:window.__xss=3",
+    "<svg onload=\"window.__xss=4;document.title='pwned'\"><script>window.__xss=5</script></svg>",
+    '<iframe srcdoc="<script>parent.__xss=6</script>"></iframe>',
+    '"><script>window.__xss=7</script><b onmouseover=alert(7)>x</b>',
+    "<style>@import 'http://127.0.0.1:1/x.css';</style>"
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(8)>",
+]
+
+
+def test_hostile_posts_never_execute(served: Served, browser: Any) -> None:
+    base, db = served.url, served.db
+    with db.sessions.begin() as ses:
+        evil = ensure_channel(
+            ses, "evil_chan", source="web", title="<script>window.__xss=9</script>قناة"
+        )
+        evil_id = evil.id
+    records = [
+        PostRecord(
+            500 + i,
+            NOW,
+            f"بيان عاجل {payload} سنرد على العدوان — English around it {payload} end",
+            "web",
+            forwarded_from=ForwardInfo("x", 1, "<img src=x onerror=alert(10)>"),
+        )
+        for i, payload in enumerate(PAYLOADS)
+    ]
+    ids = store_posts(db.sessions, evil_id, records)
+    for i, pid in enumerate(ids.values()):
+        add_match(db.sessions, pid, "critical", [("threat", "threat.x", None, PAYLOADS[i])])
+
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    sign_in(page, base, "admin")
+    token = page.locator("meta[name=csrf-token]").get_attribute("content")
+    # a hostile note too: analysts' text is rendered the same way
+    first = next(iter(ids.values()))
+    page.request.post(
+        f"{base}/posts/{first}/review",
+        form={
+            "decision": "dismissed",
+            "note": PAYLOADS[1],
+            "csrf_token": token or "",
+            "suppress_phrase": PAYLOADS[0],
+        },
+    )
+    urls = [
+        "/",
+        "/?q=window",
+        "/?severity=critical&sort=newest",
+        "/audit",
+        "/suppressions",
+        "/channels",
+        "/overview",
+    ]
+    urls += [f"/posts/{pid}" for pid in ids.values()]
+    for url in urls:
+        page.goto(base + url)
+        page.wait_for_load_state("load")
+        page.wait_for_timeout(100)
+        title = page.title()
+        assert page.evaluate("typeof window.__xss") == "undefined", url
+        assert title != "pwned", url
+        assert page.locator('a[href^="javascript:"]').count() == 0, url
+        assert (
+            page.locator("main img, main svg:not(.chart svg), main iframe, main script").count()
+            == 0
+        ), url
+    # the payloads are there, as text
+    page.goto(f"{base}/posts/{first}")
+    assert PAYLOADS[0] in page.locator("#post-text").inner_text()
+    page.hover("#post-text")
+    assert dialogs == []
