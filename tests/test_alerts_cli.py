@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+
+import pytest
 
 from tests.alert_receivers import WebhookReceiver, webhook
 from tests.conftest import SAMPLE, CliRunner
+from tests.telegram_preview import Preview, serve
 
 __all__ = ["webhook"]  # fixture
+
+
+@pytest.fixture
+def preview() -> Iterator[Preview]:
+    yield from serve()
+
 
 EXPECTED = json.loads((SAMPLE.parent / "expected.json").read_text(encoding="utf-8"))
 
@@ -71,3 +81,24 @@ def test_secrets_in_urls_are_not_listed(run_cli: CliRunner) -> None:
     assert added.code == 0, added.err
     listing = run_cli("subscribers", "list")
     assert "AAHsecret" not in added.out + listing.out and "tgram://***" in listing.out
+
+
+def test_run_once_collects_matches_and_alerts(
+    run_cli: CliRunner, webhook: WebhookReceiver, preview: Preview
+) -> None:
+    """The whole service in one cycle: web preview → store → match → outbox → webhook."""
+    ch = preview.channel("kahf_news", "أصحاب الكهف")
+    ch.add("صباح الخير يا أهل العراق")
+    ch.add("نعلن جاهزيتنا لقتال العدو الأمريكي في العراق وساحات أخرى")
+    env = {"MONITOR_TELEGRAM_WEB_BASE": preview.base, "MONITOR_ALERT_GROUP_SECONDS": "0"}
+    assert run_cli("db", "upgrade").code == 0
+    run_cli("channels", "add", "kahf_news", "--source", "web", "--group", "Ashab al-Kahf")
+    run_cli("subscribers", "add", "desk", "--url", webhook.url, "--min-severity", "medium")
+    result = run_cli("run", "--once", **env)
+    assert result.code == 0, result.err
+    assert "1 of 1 channels collected" in result.out
+    assert "alerts: 1 messages, 1 delivered" in result.out
+    [hook] = webhook.received
+    assert hook.body["title"].startswith("[HIGH] Ashab al-Kahf / kahf_news: readiness")
+    again = run_cli("run", "--once", **env)
+    assert "alerts: 0 messages" in again.out and len(webhook.received) == 1

@@ -4,6 +4,7 @@ Jobs are built from the database at start and re-synced with the leases every th
 lease time (channels added, disabled, taken over from a dead worker, or handed to a new one).
 SIGTERM/SIGINT stop new passes; passes in flight store the batch in hand and return, then the
 leases are released so other workers take over at once instead of after the expiry.
+With a Sender, the service also delivers the alert outbox every ``alert_poll_seconds``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import ColumnElement, and_, or_, select
 
+from monitor.alerts.sender import Sender, SendSummary
 from monitor.collect.collector import Collector, PassResult
 from monitor.collect.leases import Leases
 from monitor.store.models import Channel
@@ -33,9 +35,10 @@ def _jitter(interval: int) -> int:
 
 
 class Service:
-    def __init__(self, collector: Collector, leases: Leases) -> None:
+    def __init__(self, collector: Collector, leases: Leases, sender: Sender | None = None) -> None:
         self.collector = collector
         self.leases = leases
+        self.sender = sender
         self._inflight: set[asyncio.Task[object]] = set()
         self._scheduler: AsyncIOScheduler | None = None
 
@@ -61,6 +64,21 @@ class Service:
             return await self.collector.collect_many(sorted(held))
         finally:
             self.leases.release()
+
+    async def deliver(self) -> SendSummary | None:
+        """Send the alerts that are due; in a thread, since apprise blocks on the network."""
+        if self.sender is None:
+            return None
+        summary = await asyncio.to_thread(self.sender.send_due)
+        if summary.messages or summary.errors:
+            log.info(
+                "alerts: %d messages, %d delivered, %d to retry, %d failed",
+                summary.messages,
+                summary.sent,
+                summary.retrying,
+                summary.failed,
+            )
+        return summary
 
     async def _job(self, channel_id: int) -> None:
         task = asyncio.current_task()
@@ -134,11 +152,19 @@ class Service:
                 max_instances=1,
                 coalesce=True,
             )
+            if self.sender is not None:
+                scheduler.add_job(
+                    self.deliver,
+                    IntervalTrigger(seconds=self.sender.settings.alert_poll_seconds, timezone=UTC),
+                    id="alerts",
+                    max_instances=1,
+                    coalesce=True,
+                )
             scheduler.start()
             log.info(
                 "collector %s started with %d channels",
                 self.leases.worker,
-                len(scheduler.get_jobs()) - 1,
+                sum(job.id.startswith("channel:") for job in scheduler.get_jobs()),
             )
             await stop.wait()
             log.info("stopping: finishing the batches in hand")

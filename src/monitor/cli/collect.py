@@ -13,6 +13,7 @@ import sys
 
 import click
 
+from monitor.alerts.sender import Sender
 from monitor.cli.context import Runtime
 from monitor.collect.collector import Collector, PassResult
 from monitor.collect.leases import Leases
@@ -32,6 +33,12 @@ def _report(results: list[PassResult]) -> int:
     return 1 if failed else 0
 
 
+def _sender(rt: Runtime) -> Sender:
+    from monitor.alerts.render import Renderer
+
+    return Sender(rt.migrated_sessions(), rt.settings, Renderer(rt.settings.config_dir))
+
+
 async def _collect(rt: Runtime, handle: str | None, *, service: bool, once: bool) -> int:
     from monitor.scheduler import Service
 
@@ -43,9 +50,16 @@ async def _collect(rt: Runtime, handle: str | None, *, service: bool, once: bool
         if "telethon" in sources:
             collector.mark_account("ok")
         if service:
-            svc = Service(collector, leases)
+            svc = Service(collector, leases, _sender(rt))
             if once:
-                return _report(await svc.cycle())
+                code = _report(await svc.cycle())
+                sent = await svc.deliver()
+                if sent is not None:
+                    click.echo(
+                        f"alerts: {sent.messages} messages, {sent.sent} delivered, "
+                        f"{sent.retrying} to retry, {sent.failed} failed"
+                    )
+                return code
             await svc.serve()
             return 0
         ids = collector.channel_ids(handle)
