@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.store.channels import ensure_channel, get_group
 from monitor.store.db import make_engine, session_factory
 from monitor.store.migrate import upgrade
 
@@ -93,6 +94,19 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
             yield Database(url, engine, session_factory(engine))
         finally:
             engine.dispose()
+
+
+def add_channel(
+    db: Database, handle: str, group: str | None = None, parent: str | None = None
+) -> int:
+    """Register a channel (and its group, under ``parent``); returns its id."""
+    with db.sessions.begin() as s:
+        channel = ensure_channel(s, handle, group=group)
+        if group and parent:
+            g = get_group(s, group)
+            assert g is not None
+            g.parent = get_group(s, parent)
+        return channel.id
 
 
 @dataclass

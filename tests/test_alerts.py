@@ -18,10 +18,9 @@ from monitor.collect.records import PostRecord
 from monitor.config import Settings, load_settings
 from monitor.match import Matcher, load_rules
 from monitor.pipeline import Pipeline, build_pipeline
-from monitor.store.channels import ensure_channel, get_group
 from monitor.store.models import AlertOutbox, Delivery, utcnow
 from tests.alert_receivers import SmtpReceiver, WebhookReceiver, smtp, webhook
-from tests.conftest import CONFIG, Database
+from tests.conftest import CONFIG, Database, add_channel
 
 __all__ = ["smtp", "webhook"]  # fixtures
 
@@ -57,13 +56,7 @@ class World:
     mid: int = 0
 
     def channel(self, handle: str, group: str | None = None, parent: str | None = None) -> int:
-        with self.db.sessions.begin() as s:
-            ch = ensure_channel(s, handle, group=group)
-            if group and parent:
-                g = get_group(s, group)
-                assert g is not None
-                g.parent = get_group(s, parent)
-            return ch.id
+        return add_channel(self.db, handle, group, parent)
 
     def post(self, channel_id: int, text: str, mid: int | None = None, **kw: Any) -> int:
         if mid is None:

@@ -15,9 +15,8 @@ from monitor.config import load_settings
 from monitor.match import Matcher, load_rules
 from monitor.match.persist import normalise_phrase, rematch
 from monitor.pipeline import Pipeline, build_pipeline
-from monitor.store.channels import ensure_channel, get_group
 from monitor.store.models import Match, Post, RuleSetVersion, SignalRow, Suppression
-from tests.conftest import CONFIG, CliRunner, Database
+from tests.conftest import CONFIG, CliRunner, Database, add_channel
 
 T0 = datetime(2023, 11, 1, 6, 0, tzinfo=UTC)
 CUE = "ولا تهنوا ولا تحزنوا وأنتم الأعلون إن كنتم مؤمنين"
@@ -37,16 +36,6 @@ def post(mid: int, text: str, minutes: int = 0, **kw: object) -> PostRecord:
     return PostRecord(mid, T0 + timedelta(minutes=minutes), text, "telethon", **kw)  # type: ignore[arg-type]
 
 
-def channel(db: Database, handle: str, group: str | None = None, parent: str | None = None) -> int:
-    with db.sessions.begin() as s:
-        ch = ensure_channel(s, handle, group=group)
-        if group and parent:
-            g = get_group(s, group)
-            assert g is not None
-            g.parent = get_group(s, parent)
-        return ch.id
-
-
 def verdict(db: Database, channel_id: int, mid: int) -> Match:
     with db.sessions() as s:
         match = s.scalar(
@@ -62,7 +51,7 @@ def verdict(db: Database, channel_id: int, mid: int) -> Match:
 def test_every_stored_post_gets_a_verdict_with_the_rule_set(
     db: Database, pipeline: Pipeline, matcher: Matcher
 ) -> None:
-    cid = channel(db, "khazali")
+    cid = add_channel(db, "khazali")
     pipeline.store(cid, [post(1, CUE), post(2, "صباح الخير يا أهل العراق")])
     cue = verdict(db, cid, 1)
     assert cue.flagged and [s.ref for s in cue.signals] == ["3:139"]
@@ -73,7 +62,7 @@ def test_every_stored_post_gets_a_verdict_with_the_rule_set(
 
 
 def test_an_edit_is_matched_again(db: Database, pipeline: Pipeline) -> None:
-    cid = channel(db, "c1")
+    cid = add_channel(db, "c1")
     pipeline.store(cid, [post(1, "صباح الخير")])
     assert not verdict(db, cid, 1).flagged
     pipeline.store(cid, [post(1, "نعلن جاهزيتنا لقتال العدو الأمريكي", edited_at=T0)])
@@ -84,7 +73,7 @@ def test_an_edit_is_matched_again(db: Database, pipeline: Pipeline) -> None:
 
 
 def test_deleted_soon_after_posting_raises_the_score(db: Database, pipeline: Pipeline) -> None:
-    cid = channel(db, "c2")
+    cid = add_channel(db, "c2")
     pipeline.store(cid, [post(1, CUE), post(2, CUE, minutes=1)])
     before = verdict(db, cid, 1).score
     pipeline.store(cid, [post(1, "", deleted=True)], now=T0 + timedelta(minutes=30))
@@ -99,10 +88,10 @@ def test_affiliated_channels_posting_the_same_cue_raise_it(
     db: Database, pipeline: Pipeline
 ) -> None:
     # Groups without configured weights, so only the affiliation changes the score.
-    leader = channel(db, "faction_main", "Faction")
-    front = channel(db, "faction_front", "Faction Front", parent="Faction")
-    stranger = channel(db, "unrelated", "Someone Else")
-    late = channel(db, "faction_late", "Faction")
+    leader = add_channel(db, "faction_main", "Faction")
+    front = add_channel(db, "faction_front", "Faction Front", parent="Faction")
+    stranger = add_channel(db, "unrelated", "Someone Else")
+    late = add_channel(db, "faction_late", "Faction")
     pipeline.store(leader, [post(1, CUE)])
     pipeline.store(stranger, [post(1, CUE, minutes=5)])
     pipeline.store(front, [post(1, CUE, minutes=10)])
@@ -114,7 +103,7 @@ def test_affiliated_channels_posting_the_same_cue_raise_it(
 
 
 def test_suppression_is_honoured_from_then_on(db: Database, pipeline: Pipeline) -> None:
-    cid = channel(db, "c3")
+    cid = add_channel(db, "c3")
     pipeline.store(cid, [post(1, CUE)])
     with db.sessions.begin() as s:
         s.add(
@@ -123,7 +112,7 @@ def test_suppression_is_honoured_from_then_on(db: Database, pipeline: Pipeline) 
     pipeline.store(cid, [post(2, CUE)])
     assert not verdict(db, cid, 2).flagged
     assert verdict(db, cid, 1).flagged  # history changes only on rematch
-    other = channel(db, "c4")
+    other = add_channel(db, "c4")
     pipeline.store(other, [post(1, CUE)])
     assert verdict(db, other, 1).flagged  # the ruling was for one channel
 
@@ -131,7 +120,7 @@ def test_suppression_is_honoured_from_then_on(db: Database, pipeline: Pipeline) 
 def test_rematch_replaces_verdicts_without_duplicates(
     db: Database, pipeline: Pipeline, matcher: Matcher, tmp_path: Path
 ) -> None:
-    cid = channel(db, "c5")
+    cid = add_channel(db, "c5")
     pipeline.store(cid, [post(i, CUE if i % 2 else "خبر عادي", minutes=i) for i in range(1, 21)])
     rules_dir = tmp_path / "rules"
     rules_dir.mkdir()
