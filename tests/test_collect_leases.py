@@ -68,6 +68,26 @@ def test_workers_split_channels_and_take_over_a_dead_one(db: Database) -> None:
             engine.dispose()
 
 
+def test_a_stalled_worker_never_polls_a_channel_taken_over(db: Database) -> None:
+    [cid] = channels(db, 1)
+    clock = Clock()
+    engines = [make_engine(db.url), make_engine(db.url)]
+    one = Leases(session_factory(engines[0]), "worker-1", ttl=60, clock=clock)
+    two = Leases(session_factory(engines[1]), "worker-2", ttl=60, clock=clock)
+    try:
+        assert one.rebalance() == {cid}
+        clock.now += timedelta(seconds=20)
+        assert one.hold(cid)  # fresh lease: certain without asking the database
+        assert not two.hold(cid)
+        clock.now += timedelta(seconds=45)  # worker-1 stalled past its expiry ...
+        assert two.hold(cid)  # ... and worker-2 took the channel over
+        assert not one.hold(cid)
+        assert one.holder(cid) == "worker-2"
+    finally:
+        for engine in engines:
+            engine.dispose()
+
+
 def test_concurrent_claims_never_overlap(db: Database) -> None:
     ids = channels(db, 40)
     claims: dict[str, set[int]] = {}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from monitor.collect.leases import Leases
@@ -34,6 +34,7 @@ from monitor.collect.telegram import StaleEntity
 from monitor.config import Settings
 from monitor.pipeline import Pipeline
 from monitor.store.channels import ensure_channel, get_channel
+from monitor.store.db import unavailable
 from monitor.store.models import Account, Channel, Post, utcnow
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,11 @@ def _unchanged(rec: PostRecord, window: Window) -> bool:
         and (rec.views is None or rec.views == views)
         and (rec.forwards is None or rec.forwards == forwards)
     )
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
 
 
 def _inside(mid: int, covered: Ranges) -> bool:
@@ -221,7 +227,15 @@ class Collector:
                 return await self._pass(source, state, kind, window, gaps)
             except SourceError as exc:
                 return self._failed(channel_id, handle, kind, exc)
-        except Exception as exc:  # a bug or a database failure: still only this channel
+        except Exception as exc:
+            if unavailable(exc):
+                # Nothing to record it in; uncommitted batches left the cursor where it was,
+                # so the pass after the outage reads them again (issue #7).
+                log.warning("collect %s: database unavailable: %s", handle, _first_line(exc))
+                return PassResult(
+                    handle, "error", f"database unavailable: {_first_line(exc)}", "database"
+                )
+            # A bug: still only this channel.
             log.exception("collecting %s failed", handle)
             return self._failed(
                 channel_id, handle, "", SourceError(f"internal error: {type(exc).__name__}: {exc}")
@@ -337,6 +351,10 @@ class Collector:
         if stored is None:  # the pipeline did not run, so it did not stamp the success
             values["last_success_at"] = self.clock()
         with self.sessions.begin() as s:
+            if stored is None and s.get_bind().dialect.name == "postgresql":
+                # Only a health stamp: losing it in a server crash costs nothing (the next
+                # pass writes it again), so it need not wait for the WAL flush.
+                s.execute(text("SET LOCAL synchronous_commit TO OFF"))
             s.execute(
                 update(Channel)
                 .where(Channel.id == state.channel_id)

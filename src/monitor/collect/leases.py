@@ -4,8 +4,10 @@ A lease is ``lease_owner`` + ``lease_until``. A worker claims free or expired ro
 ``SELECT … FOR UPDATE SKIP LOCKED`` (on PostgreSQL; SQLite has one writer at a time and no
 such clause, so the same statements are already exclusive there), renews its own, and gives
 back what exceeds its fair share (enabled channels / live workers) so a worker that joins
-later gets work. Every pass re-checks its lease with one conditional UPDATE, so a worker that
-stalled past its expiry never polls a channel someone else took over.
+later gets work. A pass re-checks its lease with one conditional UPDATE once less than half of
+it remains, so a worker that stalled past its expiry never polls a channel someone else took
+over. Until then no query is needed: a lease is only taken over after it expires, and only its
+holder gives it up early.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Leases:
         self.worker = worker
         self.ttl = timedelta(seconds=ttl)
         self.clock = clock
+        self._until: dict[int, datetime] = {}  # leases this worker wrote, while it holds them
 
     def _free(self, now: datetime) -> ColumnElement[bool]:
         return or_(
@@ -47,6 +50,9 @@ class Leases:
     def hold(self, channel_id: int) -> bool:
         """Claim or renew one channel's lease; False while another live worker holds it."""
         now = self.clock()
+        until = self._until.get(channel_id)
+        if until is not None and until - now > self.ttl / 2:
+            return True
         with self.sessions.begin() as s:
             done = s.execute(
                 update(Channel)
@@ -54,7 +60,12 @@ class Leases:
                 .values(lease_owner=self.worker, lease_until=now + self.ttl)
                 .execution_options(synchronize_session=False)
             )
-            return bool(getattr(done, "rowcount", 0))
+            held = bool(getattr(done, "rowcount", 0))
+        if held:
+            self._until[channel_id] = now + self.ttl
+        else:
+            self._until.pop(channel_id, None)
+        return held
 
     def holder(self, channel_id: int) -> str | None:
         with self.sessions() as s:
@@ -66,6 +77,10 @@ class Leases:
         return row.lease_owner if row.lease_owner != self.worker else None
 
     def release(self, ids: set[int] | None = None) -> None:
+        if ids is None:
+            self._until.clear()
+        for cid in ids or ():
+            self._until.pop(cid, None)
         with self.sessions.begin() as s:
             stmt = update(Channel).where(Channel.lease_owner == self.worker)
             if ids is not None:
@@ -154,4 +169,5 @@ class Leases:
                     .values(lease_owner=self.worker, lease_until=until)
                     .execution_options(synchronize_session=False)
                 )
+        self._until = dict.fromkeys(held, until)
         return set(held)
