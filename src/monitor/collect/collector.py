@@ -34,7 +34,6 @@ from monitor.collect.telegram import StaleEntity
 from monitor.config import Settings
 from monitor.pipeline import Pipeline
 from monitor.store.channels import ensure_channel, get_channel
-from monitor.store.db import unavailable
 from monitor.store.models import Account, Channel, Post, utcnow
 
 log = logging.getLogger(__name__)
@@ -72,11 +71,6 @@ def _unchanged(rec: PostRecord, window: Window) -> bool:
         and (rec.views is None or rec.views == views)
         and (rec.forwards is None or rec.forwards == forwards)
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
 
 
 def _inside(mid: int, covered: Ranges) -> bool:
@@ -227,15 +221,7 @@ class Collector:
                 return await self._pass(source, state, kind, window, gaps)
             except SourceError as exc:
                 return self._failed(channel_id, handle, kind, exc)
-        except Exception as exc:
-            if unavailable(exc):
-                # Nothing to record it in; uncommitted batches left the cursor where it was,
-                # so the pass after the outage reads them again (issue #7).
-                log.warning("collect %s: database unavailable: %s", handle, _first_line(exc))
-                return PassResult(
-                    handle, "error", f"database unavailable: {_first_line(exc)}", "database"
-                )
-            # A bug: still only this channel.
+        except Exception as exc:  # a bug or a database failure: still only this channel
             log.exception("collecting %s failed", handle)
             return self._failed(
                 channel_id, handle, "", SourceError(f"internal error: {type(exc).__name__}: {exc}")
