@@ -7,10 +7,11 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from monitor.alerts.subscriptions import add_subscription
 from monitor.errors import ConfigError
 from monitor.store.db import make_engine, session_factory
-from monitor.store.models import AuditLog, Suppression, User
-from monitor.web import admin, operators, overview, posts, queue
+from monitor.store.models import AlertOutbox, AuditLog, Suppression, User
+from monitor.web import admin, alerts, operators, overview, posts, queue
 from monitor.web import login as login_routes
 from monitor.web.app import create_app
 from monitor.web.security import CSP
@@ -148,8 +149,13 @@ def test_placeholder_secret_is_refused() -> None:
 PUBLIC = {"/healthz", "/readyz", "/metrics"}
 
 
-def matrix(seeded, sup_id: int, user_id: int) -> list[tuple[str, str, str, dict[str, str], int]]:  # type: ignore[no-untyped-def]
-    """(method, path, least role, form, status for an allowed role)."""
+def matrix(  # type: ignore[no-untyped-def]
+    seeded, sup_id: int, user_id: int, sub_id: int = 1, outbox_id: int = 1
+) -> list[tuple[str, str, str, dict[str, str], int]]:
+    """(method, path, least role, form, status for an allowed role).
+
+    ``sub_id`` is a subscription owned by the signed-in user (others get 403 on it whatever
+    their role, except admins: tested in test_web_alerts)."""
     post = seeded.posts["verse"]
     return [
         ("GET", "/", "analyst", {}, 200),
@@ -185,6 +191,17 @@ def matrix(seeded, sup_id: int, user_id: int) -> list[tuple[str, str, str, dict[
             303,
         ),
         ("POST", f"/users/{user_id}", "admin", {"role": "analyst"}, 303),
+        ("GET", "/subscriptions", "analyst", {}, 200),
+        (
+            "POST",
+            "/subscriptions",
+            "analyst",
+            {"name": "matrix-sub", "url": "json://127.0.0.1:9/hook", "min_severity": "high"},
+            303,
+        ),
+        ("POST", f"/subscriptions/{sub_id}", "analyst", {"action": "disable"}, 303),
+        ("GET", "/alerts/failed", "operator", {}, 200),
+        ("POST", f"/alerts/{outbox_id}/retry", "operator", {}, 303),
         ("POST", "/logout", "analyst", {}, 303),
         ("GET", "/login", "", {}, 200),
         ("POST", "/login", "", {"username": "nobody", "password": "wrong-password"}, 401),
@@ -200,7 +217,7 @@ RANK = {"": 0, "analyst": 1, "operator": 2, "admin": 3}
 def test_every_route_is_in_the_matrix(console) -> None:  # type: ignore[no-untyped-def]
     _, seeded = console
     registered = set()
-    for module in (login_routes, queue, posts, operators, overview, admin):
+    for module in (login_routes, queue, posts, operators, overview, admin, alerts):
         for route in module.router.routes:
             for method in route.methods:  # type: ignore[attr-defined]
                 registered.add((method, route.path))  # type: ignore[attr-defined]
@@ -219,7 +236,22 @@ def test_role_route_matrix(console, who: str) -> None:  # type: ignore[no-untype
         s.flush()
         sup_id = sup.id
         target_user = s.scalar(select(User.id).where(User.username == "analyst"))
-    for method, path, least, form, ok in matrix(seeded, sup_id, target_user or 0):
+        # The subscription belongs to whoever is signed in, so every role may act on it.
+        owner = s.scalar(select(User.id).where(User.username == who))
+        sub = add_subscription(s, "owned", "json://127.0.0.1:9/hook", owner_id=owner)
+        outbox = AlertOutbox(
+            subscription_id=sub.id,
+            post_id=seeded.posts["verse"],
+            dedup_key="matrix",
+            status="failed",
+            attempts=5,
+        )
+        s.add(outbox)
+        s.flush()
+        sub_id, outbox_id = sub.id, outbox.id
+    for method, path, least, form, ok in matrix(
+        seeded, sup_id, target_user or 0, sub_id, outbox_id
+    ):
         client = make_client(db.sessions)
         if who != "anonymous":
             assert login(client, who) == 303

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from monitor.config import Settings
-from monitor.web import admin, auth, login, operators, overview, posts, queue
+from monitor.web import admin, alerts, auth, login, operators, overview, posts, queue
 from monitor.web.app_helpers import wants_json
 from monitor.web.auth import CsrfRejected, Forbidden, LoginLimiter, NotAuthenticated, SessionCodec
 from monitor.web.metrics import Metrics, MetricsMiddleware
@@ -52,7 +52,7 @@ def create_app(
     app.state.metrics = metrics
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (login, queue, posts, operators, overview, admin):
+    for module in (login, queue, posts, operators, overview, admin, alerts):
         app.include_router(module.router)
     _add_probes(app, sessions, metrics)
     _add_error_handlers(app)

@@ -1,0 +1,324 @@
+"""Alert subscriptions in the console, and the outbox rows that could not be delivered.
+
+Everyone manages their own subscriptions; admins see and manage all of them. A subscription's
+URL is write-only here: it holds bot tokens and passwords, so pages only ever show ``redact()``
+of it, and delivery errors are scrubbed of its secrets before they are shown.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Annotated, Any
+from urllib.parse import unquote, urlencode, urlsplit
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from monitor.alerts.render import Message
+from monitor.alerts.sender import apprise_notify
+from monitor.alerts.subscriptions import add_subscription, redact
+from monitor.errors import ConfigError
+from monitor.match.rules import KINDS
+from monitor.match.severity import SEVERITIES
+from monitor.store.models import AlertOutbox, AuditLog, Subscription, User, utcnow
+from monitor.web.auth import DB, Analyst, Forbidden, Operator, Principal, check_csrf
+from monitor.web.render import render
+
+router = APIRouter()
+FAILED_PAGE = 500
+ACTIONS = ("enable", "disable", "delete", "test")
+MIN_SEVERITIES = SEVERITIES[1:]
+_SPLIT = re.compile(r"[,\n]")
+_URL_PARTS = re.compile(r"[:/@?&=#]+")
+
+
+def _back(path: str, msg: str) -> RedirectResponse:
+    return RedirectResponse(f"{path}?{urlencode({'msg': msg})}", status_code=303)
+
+
+def _audit(db: Session, me: Principal, action: str, target: str, **detail: Any) -> None:
+    db.add(AuditLog(actor=me.username, action=action, target=target, detail=detail))
+
+
+def _items(raw: str) -> list[str]:
+    """A comma- (or line-) separated form field as a list, blanks and repeats dropped."""
+    out: list[str] = []
+    for part in _SPLIT.split(raw):
+        item = part.strip()
+        if item and item not in out:
+            out.append(item[:200])
+    return out
+
+
+def scrub(text: str | None, url: str) -> str:
+    """``text`` (a delivery error) without any secret-looking piece of ``url`` in it.
+
+    Apprise's messages name hosts, and for some schemes (Telegram, Slack, …) the host or path *is*
+    the token; a password may be echoed too. Everything after the scheme that could be a secret
+    (userinfo, path and query parts of six characters or more, the host of token schemes) is masked.
+    """
+    if not text:
+        return ""
+    secrets = {url}
+    rest = url.partition("://")[2]
+    parts = urlsplit(url)
+    if parts.password:
+        secrets |= {parts.password, unquote(parts.password)}
+    if parts.username:
+        secrets |= {parts.username, unquote(parts.username)}
+    shown_host = redact(url).partition("://")[2].split("/", 1)[0]
+    for piece in _URL_PARTS.split(rest):
+        if len(piece) >= 6 and piece != shown_host and piece not in shown_host.split(":"):
+            secrets |= {piece, unquote(piece)}
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _can_manage(me: Principal, sub: Subscription) -> bool:
+    return me.can("admin") or sub.owner_id == me.id
+
+
+def _mode(sub: Subscription) -> str:
+    mode = f"digest every {sub.digest_minutes} min" if sub.digest_minutes else "immediate"
+    if sub.quiet_hours:
+        mode += f", quiet {sub.quiet_hours} UTC"
+    return mode
+
+
+# --- subscriptions ---------------------------------------------------------------------------
+
+
+def _subscriptions_page(
+    request: Request,
+    me: Principal,
+    db: Session,
+    *,
+    error: str = "",
+    form: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    stmt = select(Subscription).order_by(Subscription.name)
+    if not me.can("admin"):
+        stmt = stmt.where(Subscription.owner_id == me.id)
+    subs = list(db.scalars(stmt))
+    counts: dict[int, dict[str, int]] = {}
+    if subs:
+        for sub_id, status, n in db.execute(
+            select(AlertOutbox.subscription_id, AlertOutbox.status, func.count())
+            .where(AlertOutbox.subscription_id.in_([s.id for s in subs]))
+            .group_by(AlertOutbox.subscription_id, AlertOutbox.status)
+        ):
+            counts.setdefault(sub_id, {})[status] = n
+    owners = dict(db.execute(select(User.id, User.username)).all()) if me.can("admin") else {}
+    rows = [
+        {
+            "id": s.id,
+            "name": s.name,
+            "url": redact(s.url),
+            "owner": owners.get(s.owner_id, "—") if s.owner_id is not None else "—",
+            "min_severity": s.min_severity,
+            "kinds": s.kinds,
+            "groups": s.groups,
+            "channels": s.channels,
+            "refs": s.refs,
+            "mode": _mode(s),
+            "enabled": s.enabled,
+            "counts": sorted(counts.get(s.id, {}).items()),
+        }
+        for s in subs
+    ]
+    return render(
+        request,
+        "subscriptions.html",
+        {
+            "rows": rows,
+            "all_users": me.can("admin"),
+            "severities": MIN_SEVERITIES,
+            "kinds": KINDS,
+            "error": error,
+            "form": form or {"min_severity": "high", "kinds": []},
+        },
+        status_code,
+    )
+
+
+@router.get("/subscriptions")
+def subscriptions_page(request: Request, me: Analyst, db: DB) -> Response:
+    return _subscriptions_page(request, me, db)
+
+
+@router.post("/subscriptions", dependencies=[Depends(check_csrf)])
+def subscription_add(
+    request: Request,
+    me: Analyst,
+    name: Annotated[str, Form(min_length=1, max_length=100)],
+    url: Annotated[str, Form(min_length=1, max_length=2000)],
+    min_severity: Annotated[str, Form()] = "high",
+    kinds: Annotated[list[str] | None, Form()] = None,
+    groups: Annotated[str, Form(max_length=2000)] = "",
+    channels: Annotated[str, Form(max_length=2000)] = "",
+    refs: Annotated[str, Form(max_length=2000)] = "",
+    digest_minutes: Annotated[str, Form(max_length=10)] = "",
+    quiet_hours: Annotated[str, Form(max_length=20)] = "",
+    owner: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    name, owner = name.strip(), owner.strip()
+    # Everything but the URL goes back into the form on an error: the URL may hold a secret.
+    form = {
+        "name": name,
+        "min_severity": min_severity,
+        "kinds": kinds or [],
+        "groups": groups,
+        "channels": channels,
+        "refs": refs,
+        "digest_minutes": digest_minutes,
+        "quiet_hours": quiet_hours,
+        "owner": owner,
+    }
+    if owner and owner != me.username and not me.can("admin"):
+        raise Forbidden()
+    try:
+        digest = int(digest_minutes) if digest_minutes.strip() else None
+    except ValueError:
+        digest = -1  # add_subscription refuses it with its own message
+    try:
+        with request.app.state.sessions.begin() as db:
+            owner_id: int | None = me.id
+            if owner and owner != me.username:
+                owner_id = db.scalar(select(User.id).where(User.username == owner))
+                if owner_id is None:
+                    raise ConfigError(f"no user named {owner!r}", key="owner")
+            add_subscription(
+                db,
+                name,
+                url.strip(),
+                min_severity=min_severity,
+                kinds=list(dict.fromkeys(kinds or [])),
+                groups=_items(groups),
+                channels=_items(channels),
+                refs=_items(refs),
+                digest_minutes=digest,
+                quiet_hours=quiet_hours.strip() or None,
+                owner_id=owner_id,
+                actor=me.username,
+            )
+    except ConfigError as exc:
+        with request.app.state.sessions() as db:
+            return _subscriptions_page(
+                request, me, db, error=f"not added: {exc}", form=form, status_code=400
+            )
+    return _back("/subscriptions", f"added subscription {name}")
+
+
+@router.post("/subscriptions/{sub_id}", dependencies=[Depends(check_csrf)])
+def subscription_update(
+    request: Request,
+    me: Analyst,
+    sub_id: int,
+    action: Annotated[str, Form()],
+) -> Response:
+    if action not in ACTIONS:
+        raise HTTPException(400, f"action must be one of {', '.join(ACTIONS)}")
+    with request.app.state.sessions.begin() as db:
+        sub = db.get(Subscription, sub_id)
+        if sub is None:
+            raise HTTPException(404, "No such subscription.")
+        if not _can_manage(me, sub):
+            raise Forbidden()
+        name, url = sub.name, sub.url
+        if action == "test":
+            pass  # sent below, outside the transaction: delivery can take a while
+        elif action == "delete":
+            db.delete(sub)  # its queued alerts go with it (ON DELETE CASCADE)
+            _audit(db, me, "subscription.remove", name)
+        else:
+            sub.enabled = action == "enable"
+            _audit(db, me, "subscription.update", name, enabled=sub.enabled)
+    if action == "delete":
+        return _back("/subscriptions", f"removed subscription {name}")
+    if action != "test":
+        return _back("/subscriptions", f"{action}d subscription {name}")
+    console = request.app.state.settings.console_url
+    message = Message(
+        title="[TEST] monitor alert subscription",
+        body=f"This is a test of subscription {name} from {console}, sent by {me.username}.\n",
+        keys=[f"test:{name}:{int(time.time())}"],
+    )
+    ok, error = apprise_notify(url, message)
+    shown_error = scrub(error, url) or "delivery failed"
+    with request.app.state.sessions.begin() as db:
+        _audit(db, me, "subscription.test", name, ok=ok, error=None if ok else shown_error)
+    if ok:
+        return _back("/subscriptions", f"{name}: test message delivered to {redact(url)}")
+    return _back("/subscriptions", f"{name}: delivery to {redact(url)} failed: {shown_error}")
+
+
+# --- failed alerts ---------------------------------------------------------------------------
+
+
+@router.get("/alerts/failed")
+def failed_alerts_page(request: Request, me: Operator, db: DB) -> Response:
+    """Rows given up on, and rows still being retried after a failed attempt."""
+    stmt = (
+        select(AlertOutbox, Subscription.name, Subscription.url)
+        .join(Subscription, Subscription.id == AlertOutbox.subscription_id)
+        .where(
+            or_(
+                AlertOutbox.status == "failed",
+                and_(AlertOutbox.status == "pending", AlertOutbox.attempts > 0),
+            )
+        )
+        .order_by(AlertOutbox.id.desc())
+        .limit(FAILED_PAGE)
+    )
+    rows = [
+        {
+            "id": row.id,
+            "subscription": name,
+            "destination": redact(url),
+            "post_id": row.post_id,
+            "kind": row.kind,
+            "status": row.status,
+            "attempts": row.attempts,
+            "next_attempt_at": row.next_attempt_at,
+            "last_error": scrub(row.last_error, url),
+            "created_at": row.created_at,
+        }
+        for row, name, url in db.execute(stmt)
+    ]
+    return render(
+        request,
+        "alerts_failed.html",
+        {"rows": rows, "limit": FAILED_PAGE},
+    )
+
+
+@router.post("/alerts/{outbox_id}/retry", dependencies=[Depends(check_csrf)])
+def alert_retry(request: Request, me: Operator, outbox_id: int) -> Response:
+    with request.app.state.sessions.begin() as db:
+        row = db.get(AlertOutbox, outbox_id)
+        if row is None:
+            raise HTTPException(404, "No such alert.")
+        # Conditional on the status: a sender that changed the row since wins.
+        done = db.execute(
+            update(AlertOutbox)
+            .where(AlertOutbox.id == outbox_id, AlertOutbox.status == "failed")
+            .values(status="pending", attempts=0, next_attempt_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not done:
+            return _back("/alerts/failed", f"alert {outbox_id} is not failed; nothing to retry")
+        _audit(
+            db,
+            me,
+            "alert.retry",
+            f"alert:{outbox_id}",
+            subscription_id=row.subscription_id,
+            post_id=row.post_id,
+        )
+    return _back("/alerts/failed", f"alert {outbox_id} queued for another delivery")
