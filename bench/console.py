@@ -156,7 +156,16 @@ def serve(url: str, port: int) -> None:
     engine = make_engine(url, pool_size=25, max_overflow=10)
     settings = Settings(database_url=url, secret_key="bench-secret-key-0123456789")
     app = create_app(settings, session_factory(engine))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    # As `monitor serve` runs it (one process), minus the access log.
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )
 
 
 def free_port() -> int:

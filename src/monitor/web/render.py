@@ -19,7 +19,9 @@ TEMPLATES = Path(__file__).parent / "templates"
 def _when(value: datetime | None) -> str:
     if value is None:
         return "—"
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if value.tzinfo is not UTC:  # the database hands back UTC already: skip the conversion
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _ago(value: datetime | None) -> str:
