@@ -17,7 +17,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, yaml_error
 
 ENV_PREFIX = "MONITOR_"
 SETTINGS_FILE = "settings.yaml"
@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     alert_lease_seconds: int = Field(default=120, ge=5)
     alert_rate_per_minute: int = Field(default=30, ge=1)
     alert_poll_seconds: float = Field(default=10.0, gt=0)
+    # Reliability (issue #7); documented in docs/settings.md.
+    db_retry_max: float = Field(default=30.0, ge=0.5, le=600)
+    metrics_port: int = Field(default=0, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
@@ -135,11 +138,7 @@ def _read_yaml_with_lines(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
         node = yaml.compose(text, Loader=_LineLoader)
         data = yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ConfigError(
-            f"invalid YAML: {getattr(exc, 'problem', exc)}", file=path, line=line
-        ) from None
+        raise yaml_error(exc, path, text) from None
     if data is None:
         return {}, {}
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):

@@ -61,3 +61,15 @@ class RecordError(MonitorError):
             parts.append(f"record {self.record_id}")
         prefix = ", ".join(parts)
         return f"{prefix}: {self.message}" if prefix else self.message
+
+
+def yaml_error(exc: Exception, path: str | Path, text: str) -> ConfigError:
+    """A PyYAML error as a ConfigError naming the file and line, whatever kind it is."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    position = getattr(exc, "position", None)  # yaml.reader.ReaderError: a bad character
+    if line is None and isinstance(position, int):
+        line = text.count("\n", 0, position) + 1
+        problem = f"character #x{getattr(exc, 'character', 0):04x} is not allowed in YAML"
+    return ConfigError(f"invalid YAML: {problem or exc}", file=path, line=line)

@@ -13,15 +13,18 @@ from datetime import datetime
 from itertools import islice
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
     from monitor.match import Matcher
 
+from monitor import metrics
 from monitor.collect.records import PostRecord
 from monitor.config import Settings
+from monitor.logs import collection_run_var
 from monitor.store.ingest import Changed, IngestResult, ingest
-from monitor.store.models import Channel, CollectionRun, utcnow
+from monitor.store.models import Channel, CollectionRun, Group, utcnow
 
 Hook = Callable[[Session, Channel, list[Changed]], None]
 
@@ -64,6 +67,7 @@ class Pipeline:
         self.sessions = sessions
         self.batch_size = batch_size
         self.hooks: list[Hook] = []
+        self._groups: dict[int | None, str] = {None: metrics.group_label(None)}
 
     def store(
         self, channel_id: int, records: list[PostRecord], *, now: datetime | None = None
@@ -75,7 +79,16 @@ class Pipeline:
             if result.changed:
                 for hook in self.hooks:
                     hook(session, channel, result.changed)
+            group = self._group(session, channel.group_id)
+        if result.new and records:
+            metrics.POSTS_INGESTED.labels(group, records[0].source).inc(result.new)
         return result
+
+    def _group(self, session: Session, group_id: int | None) -> str:
+        if group_id not in self._groups:
+            name = session.scalar(select(Group.name).where(Group.id == group_id))
+            self._groups[group_id] = metrics.group_label(name)
+        return self._groups[group_id]
 
     def run(
         self,
@@ -96,6 +109,7 @@ class Pipeline:
             session.add(run)
             session.flush()
             run_id = run.id
+        token = collection_run_var.set(run_id)  # log lines of this run carry its id
         status, error = "ok", None
         try:
             for chunk in batched(items, self.batch_size):
@@ -114,6 +128,7 @@ class Pipeline:
             status, error = "error", f"{type(exc).__name__}: {exc}"
             raise
         finally:
+            collection_run_var.reset(token)
             if status == "ok" and summary.rejected:
                 status = "partial"
             self._finish_run(run_id, summary, status, error)

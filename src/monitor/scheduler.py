@@ -5,6 +5,12 @@ lease time (channels added, disabled, taken over from a dead worker, or handed t
 SIGTERM/SIGINT stop new passes; passes in flight store the batch in hand and return, then the
 leases are released so other workers take over at once instead of after the expiry.
 With a Sender, the service also delivers the alert outbox every ``alert_poll_seconds``.
+
+When the database cannot be reached (issue #7) the service keeps running: passes, lease syncs
+and deliveries are skipped while one probe retries with exponential backoff (capped at
+``db_retry_max`` seconds); once the database answers, every channel is collected at once and the
+outbox delivered. Nothing is lost meanwhile: a pass commits posts and cursor together, so the
+first pass after the outage reads again whatever the failed ones could not store.
 """
 
 from __future__ import annotations
@@ -13,15 +19,19 @@ import asyncio
 import logging
 import random
 import signal
+import time
 from datetime import UTC, datetime, timedelta
 
+import tenacity
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select, text
 
+from monitor import metrics
 from monitor.alerts.sender import Sender, SendSummary
 from monitor.collect.collector import Collector, PassResult
 from monitor.collect.leases import Leases
+from monitor.store.db import unavailable
 from monitor.store.models import Channel
 
 log = logging.getLogger(__name__)
@@ -41,6 +51,66 @@ class Service:
         self.sender = sender
         self._inflight: set[asyncio.Task[object]] = set()
         self._scheduler: AsyncIOScheduler | None = None
+        # Database outage: when it started (monotonic), and the probe waiting for its end.
+        self.outage_since: float | None = None
+        self.outages = 0
+        self._probe: asyncio.Task[None] | None = None
+        retry_max = collector.settings.db_retry_max
+        self.backoff = tenacity.wait_exponential(multiplier=0.5, max=retry_max) + (
+            tenacity.wait_random(0, min(1.0, retry_max / 10))
+        )
+
+    # -- database outages ------------------------------------------------------------------
+
+    @property
+    def database_down(self) -> bool:
+        return self.outage_since is not None
+
+    def _database_down(self, exc: BaseException | str) -> None:
+        if self.outage_since is not None:
+            return
+        self.outage_since = time.monotonic()
+        self.outages += 1
+        metrics.DATABASE_UP.set(0)
+        reason = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}".splitlines()[0]
+        log.warning("database unreachable (%s); pausing until it answers", reason)
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.get_running_loop().create_task(self._wait_for_database())
+
+    def _ping(self) -> None:
+        with self.collector.sessions() as s:
+            s.execute(text("SELECT 1"))
+
+    async def _wait_for_database(self) -> None:
+        attempt = 0
+        while not self.collector.stopping:
+            attempt += 1
+            state = tenacity.RetryCallState(
+                retry_object=tenacity.AsyncRetrying(), fn=None, args=(), kwargs={}
+            )
+            state.attempt_number = attempt
+            await asyncio.sleep(float(self.backoff(state)))
+            try:
+                await asyncio.to_thread(self._ping)
+            except Exception as exc:
+                if not unavailable(exc):
+                    raise
+                log.info("database still unreachable (attempt %d)", attempt)
+                continue
+            break
+        since, self.outage_since = self.outage_since, None
+        metrics.DATABASE_UP.set(1)
+        if since is not None:
+            log.warning("database reachable again after %.1f s", time.monotonic() - since)
+        if self.collector.stopping:
+            return
+        await self.sync()
+        scheduler = self._scheduler
+        if scheduler is not None:  # catch up now instead of at each job's next interval
+            now = datetime.now(UTC)
+            for job in scheduler.get_jobs():
+                if job.id.startswith("channel:") or job.id == "alerts":
+                    job.modify(next_run_time=now)
 
     def eligible(self) -> ColumnElement[bool]:
         """Channels this worker can collect: web always; Telethon with a usable session."""
@@ -67,9 +137,16 @@ class Service:
 
     async def deliver(self) -> SendSummary | None:
         """Send the alerts that are due; in a thread, since apprise blocks on the network."""
-        if self.sender is None:
+        if self.sender is None or self.database_down:
             return None
-        summary = await asyncio.to_thread(self.sender.send_due)
+        try:
+            summary = await asyncio.to_thread(self.sender.send_due)
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            # A claimed alert stays claimed until its lease runs out, then goes out again.
+            self._database_down(exc)
+            return None
         if summary.messages or summary.errors:
             log.info(
                 "alerts: %d messages, %d delivered, %d to retry, %d failed",
@@ -81,6 +158,8 @@ class Service:
         return summary
 
     async def _job(self, channel_id: int) -> None:
+        if self.database_down:
+            return
         task = asyncio.current_task()
         if task is not None:
             self._inflight.add(task)
@@ -89,6 +168,9 @@ class Service:
         finally:
             if task is not None:
                 self._inflight.discard(task)
+        if result.status == "database":
+            self._database_down(result.message)
+            return
         if result.outcome != "ok":
             log.info("%s", result.line())
         if result.status == "revoked" or result.message.startswith("being collected by"):
@@ -97,16 +179,22 @@ class Service:
     async def sync(self) -> None:
         """Renew leases and make the jobs match the channels held."""
         scheduler = self._scheduler
-        if scheduler is None or self.collector.stopping:
+        if scheduler is None or self.collector.stopping or self.database_down:
             return
-        held = self.leases.rebalance(self.eligible())
-        with self.collector.sessions() as s:
-            intervals: dict[int, int] = {
-                cid: every
-                for cid, every in s.execute(
-                    select(Channel.id, Channel.interval_seconds).where(Channel.id.in_(held))
-                )
-            }
+        try:
+            held = self.leases.rebalance(self.eligible())
+            with self.collector.sessions() as s:
+                intervals: dict[int, int] = {
+                    cid: every
+                    for cid, every in s.execute(
+                        select(Channel.id, Channel.interval_seconds).where(Channel.id.in_(held))
+                    )
+                }
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            self._database_down(exc)
+            return
         now = datetime.now(UTC)
         for job in scheduler.get_jobs():
             if job.id.startswith("channel:") and int(job.id[8:]) not in held:
@@ -178,4 +266,12 @@ class Service:
             if scheduler.running:
                 scheduler.shutdown(wait=False)
             self._scheduler = None
-            self.leases.release()
+            self.collector.stopping = True
+            if self._probe is not None:
+                self._probe.cancel()
+            try:
+                self.leases.release()
+            except Exception as exc:
+                if not unavailable(exc):
+                    raise
+                log.warning("could not release the leases (database unreachable); they expire")

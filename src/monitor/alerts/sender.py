@@ -18,8 +18,10 @@ import tenacity
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor import metrics
 from monitor.alerts.render import Message, Renderer
 from monitor.config import Settings
+from monitor.logs import add_url_secrets
 from monitor.store.models import AlertOutbox, Delivery, Subscription, utcnow
 
 Notify = Callable[[str, Message], "tuple[bool, str | None]"]
@@ -106,7 +108,20 @@ class Sender:
                 summary.deferred += 1
             elif batch.rows:  # empty: another sender claimed them first
                 self._deliver(batch, summary)
+        self._gauge_depth()
         return summary
+
+    def _gauge_depth(self) -> None:
+        with self.sessions() as s:
+            depth = dict(
+                s.execute(
+                    select(AlertOutbox.status, func.count())
+                    .where(AlertOutbox.status != "sent")
+                    .group_by(AlertOutbox.status)
+                ).all()
+            )
+        for status in ("pending", "sending", "failed"):
+            metrics.OUTBOX_DEPTH.labels(status).set(depth.get(status, 0))
 
     # -- claiming -----------------------------------------------------------------
 
@@ -131,6 +146,7 @@ class Sender:
             if head is None:
                 return None
             sub = s.get_one(Subscription, head.subscription_id)
+            add_url_secrets(sub.url)  # whatever apprise or urllib3 log, not this URL
             if self._rate_limited(s, sub, now):
                 return _Batch(sub.id, sub.url, head.kind, [], limited=True)
             rows = [head, *self._companions(s, head, sub)]
@@ -209,10 +225,13 @@ class Sender:
                 if ok:
                     values = {"status": "sent", "sent_at": now, "last_error": None}
                     summary.sent += 1
+                    metrics.ALERT_DELIVERIES.labels("sent").inc()
                 elif attempts >= self.settings.alert_max_attempts:
                     values = {"status": "failed", "last_error": error}
                     summary.failed += 1
+                    metrics.ALERT_DELIVERIES.labels("failed").inc()
                 else:
+                    metrics.ALERT_DELIVERIES.labels("retry").inc()
                     values = {
                         "status": "pending",
                         "last_error": error,

@@ -10,7 +10,7 @@ import click
 import yaml
 
 from monitor.cli.context import Runtime
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, yaml_error
 from monitor.store.channels import ensure_channel, get_channel, get_group, normalise_handle
 from monitor.store.models import utcnow
 
@@ -135,11 +135,10 @@ def load_channels_yaml(path: Path) -> tuple[list[dict[str, Any]], list[dict[str,
         data = yaml.safe_load(text) or {}
     except FileNotFoundError:
         raise ConfigError("no such file", file=path) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8: {exc}", file=path) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(
-            f"invalid YAML: {exc}", file=path, line=mark.line + 1 if mark else None
-        ) from None
+        raise yaml_error(exc, path, text) from None
     if not isinstance(data, dict):
         raise ConfigError("must be a mapping with `groups:` and `channels:`", file=path, line=1)
 

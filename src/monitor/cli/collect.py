@@ -40,9 +40,11 @@ def _sender(rt: Runtime) -> Sender:
 
 
 async def _collect(rt: Runtime, handle: str | None, *, service: bool, once: bool) -> int:
+    from monitor.logs import configure_logging
     from monitor.scheduler import Service
 
     settings = rt.settings
+    configure_logging(settings)
     pipeline = rt.pipeline()
     leases = Leases(pipeline.sessions, worker_name(settings), ttl=settings.lease_seconds)
     async with live_sources(settings) as (sources, unavailable):
@@ -60,6 +62,11 @@ async def _collect(rt: Runtime, handle: str | None, *, service: bool, once: bool
                         f"{sent.retrying} to retry, {sent.failed} failed"
                     )
                 return code
+            if settings.metrics_port:
+                from monitor import metrics
+
+                metrics.serve(settings.metrics_port)
+                click.echo(f"metrics on http://127.0.0.1:{settings.metrics_port}/metrics")
             await svc.serve()
             return 0
         ids = collector.channel_ids(handle)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from typing import cast
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
+from monitor import metrics
 from monitor.collect.leases import Leases
 from monitor.collect.ranges import Ranges, merge, subtract
 from monitor.collect.records import PostRecord, Source
@@ -32,9 +34,11 @@ from monitor.collect.source import (
 )
 from monitor.collect.telegram import StaleEntity
 from monitor.config import Settings
+from monitor.logs import channel_var
 from monitor.pipeline import Pipeline
 from monitor.store.channels import ensure_channel, get_channel
-from monitor.store.models import Account, Channel, Post, utcnow
+from monitor.store.db import unavailable
+from monitor.store.models import Account, Channel, Group, Post, utcnow
 
 log = logging.getLogger(__name__)
 # message id -> (text sha256, views, forwards) as stored
@@ -73,6 +77,11 @@ def _unchanged(rec: PostRecord, window: Window) -> bool:
     )
 
 
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+
+
 def _inside(mid: int, covered: Ranges) -> bool:
     return any(lo <= mid <= hi for lo, hi in covered)
 
@@ -99,6 +108,9 @@ class Collector:
         self.resolve_blocked_until: datetime | None = None
         self._account_id: int | None = None
         self._titles: dict[int, str | None] = {}
+        # Metric labels per channel: (source, group); group names cached by group id.
+        self._labels: dict[int, tuple[str, str]] = {}
+        self._groups: dict[int | None, str] = {None: metrics.group_label(None)}
 
     # -- selection -------------------------------------------------------------------------
 
@@ -183,6 +195,27 @@ class Collector:
         return self.sources[kind]
 
     async def collect_channel(self, channel_id: int) -> PassResult:
+        """One pass over one channel; every log line inside it names the channel."""
+        start = time.perf_counter()
+        token = channel_var.set(f"#{channel_id}")
+        try:
+            result = await self._collect_channel(channel_id)
+        finally:
+            channel_var.reset(token)
+        if result.outcome != "skipped" and channel_id in self._labels:
+            metrics.COLLECTION_SECONDS.labels(self._labels[channel_id][0], result.outcome).observe(
+                time.perf_counter() - start
+            )
+        return result
+
+    def _group_name(self, s: Session, group_id: int | None) -> str:
+        if group_id not in self._groups:
+            self._groups[group_id] = metrics.group_label(
+                s.scalar(select(Group.name).where(Group.id == group_id))
+            )
+        return self._groups[group_id]
+
+    async def _collect_channel(self, channel_id: int) -> PassResult:
         handle = f"#{channel_id}"
         try:
             if self.stopping:
@@ -196,6 +229,8 @@ class Collector:
                 if ch is None or not ch.enabled:
                     return PassResult(handle, "skipped", "disabled or removed")
                 handle = ch.handle
+                channel_var.set(handle)
+                self._labels[channel_id] = (ch.source, self._group_name(s, ch.group_id))
                 state = ChannelState(ch.id, ch.handle, ch.cursor, ch.telegram_id, ch.access_hash)
                 kind, gaps, cooldown = (
                     ch.source,
@@ -221,7 +256,15 @@ class Collector:
                 return await self._pass(source, state, kind, window, gaps)
             except SourceError as exc:
                 return self._failed(channel_id, handle, kind, exc)
-        except Exception as exc:  # a bug or a database failure: still only this channel
+        except Exception as exc:
+            if unavailable(exc):
+                # Nothing to record it in; uncommitted batches left the cursor where it was,
+                # so the pass after the outage reads them again (issue #7).
+                log.warning("collect %s: database unavailable: %s", handle, _first_line(exc))
+                return PassResult(
+                    handle, "error", f"database unavailable: {_first_line(exc)}", "database"
+                )
+            # A bug: still only this channel.
             log.exception("collecting %s failed", handle)
             return self._failed(
                 channel_id, handle, "", SourceError(f"internal error: {type(exc).__name__}: {exc}")
@@ -316,6 +359,9 @@ class Collector:
         fetched, covered, title, error = await self._read(
             source.fetch(state, state.cursor, recheck_from)
         )
+        if fetched and state.channel_id in self._labels:
+            kind_label, group = self._labels[state.channel_id]
+            metrics.POSTS_COLLECTED.labels(group, kind_label).inc(len(fetched))
         stored, gaps = self._store(state, kind, fetched, covered, window, gaps)
         result = stored or PassResult(state.handle, "ok")
         if error is None and gaps and not self.stopping:

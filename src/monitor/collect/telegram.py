@@ -19,6 +19,7 @@ from telethon import errors
 from telethon.tl import types
 from telethon.tl.custom.message import Message
 
+from monitor import metrics
 from monitor.collect.records import ForwardInfo, MediaInfo, PostRecord, Source
 from monitor.collect.source import (
     TOP,
@@ -193,10 +194,12 @@ class TelethonSource:
     async def _flood(self, exc: errors.FloodWaitError, handle: str) -> None:
         seconds = int(exc.seconds)
         if seconds > self.flood_sleep_max:
+            metrics.FLOOD_WAIT_SECONDS.labels("cooldown").inc(seconds)
             until = datetime.now(UTC) + timedelta(seconds=seconds)
             raise Cooldown(
                 f"Telegram flood wait of {seconds}s on @{handle}; cooling down", until=until
             ) from None
+        metrics.FLOOD_WAIT_SECONDS.labels("slept").inc(seconds)
         await self.sleep(seconds)
 
     async def _call(self, handle: str, make: Callable[[], Awaitable[T]]) -> T:

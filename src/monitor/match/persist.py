@@ -6,6 +6,7 @@ so re-running the rules over history replaces verdicts instead of piling up dupl
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor import metrics
 from monitor.match.engine import MatchContext, Matcher, MatchResult, Suppressed
 from monitor.match.normalize import normalize
 from monitor.match.severity import SEVERITIES
@@ -116,7 +118,9 @@ class MatchStore:
 
     def evaluate(self, session: Session, post: Post, channel: Channel) -> MatchResult:
         ctx = self.context(session, post, channel)
+        start = time.perf_counter()
         result = self.matcher.match(post.text, ctx)
+        metrics.MATCHER_SECONDS.observe(time.perf_counter() - start)
         cue_refs = {s.ref for s in result.signals if s.kind == "verse_cue" and s.ref}
         if cue_refs:
             ctx.affiliated_same_cue = _affiliated_same_cue(
@@ -178,7 +182,13 @@ class MatchHook:
             self._rule_set_ids[key] = ensure_rule_set(session, self.store.matcher)
         ids = [c.post_id for c in changed]
         posts = session.scalars(select(Post).where(Post.id.in_(ids)).order_by(Post.id)).all()
-        self.store.match_posts(session, ((p, channel) for p in posts), self._rule_set_ids[key])
+        out = self.store.match_posts(
+            session, ((p, channel) for p in posts), self._rule_set_ids[key]
+        )
+        flagged = sum(result.flagged for _, result in out)
+        if flagged:
+            group = metrics.group_label(channel.group.name if channel.group else None)
+            metrics.POSTS_FLAGGED.labels(group, changed[0].record.source).inc(flagged)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import ConfigError
+from ..errors import ConfigError, yaml_error
 from .phrases import Pattern, PatternError, compile_pattern
 
 __all__ = ["KINDS", "PHRASE_KINDS", "Cue", "Formula", "PhraseRule", "RuleSet", "load_rules"]
@@ -145,10 +145,8 @@ def load_rules(rules_dir: Path) -> RuleSet:
             root = yaml.compose(data.decode("utf-8"), Loader=yaml.SafeLoader)
         except UnicodeDecodeError as exc:
             raise ConfigError(f"not UTF-8: {exc}", file=path) from exc
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark is not None else None
-            raise ConfigError(f"invalid YAML: {exc.problem}", file=path, line=line) from exc
+        except yaml.YAMLError as exc:
+            raise yaml_error(exc, path, data.decode("utf-8")) from exc
         if root is None:
             continue
         top = reader.mapping(root, "rule file")

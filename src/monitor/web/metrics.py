@@ -6,12 +6,13 @@ import time
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from monitor import metrics as process_metrics
 from monitor.match.severity import SEVERITIES as ALL_SEVERITIES
 from monitor.store.models import AlertOutbox, Match, Post
 
@@ -54,6 +55,19 @@ class DatabaseCollector(Collector):
         yield o
 
 
+class ProcessMetrics(Collector):
+    """The collector-side metrics of this process (monitor.metrics), for a process that collects
+    and serves at once (``monitor demo``); families the console computes itself are left out."""
+
+    def __init__(self, skip: set[str]) -> None:
+        self.skip = skip
+
+    def collect(self) -> Iterator[Metric]:
+        for family in process_metrics.REGISTRY.collect():
+            if family.name not in self.skip:
+                yield family
+
+
 class Metrics:
     """One registry per app, so tests can build many apps in one process."""
 
@@ -73,6 +87,9 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(DatabaseCollector(sessions))
+        self.registry.register(
+            ProcessMetrics({"monitor_alert_outbox_depth", "monitor_database_up"})
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
