@@ -12,19 +12,16 @@ window. ``tests/test_chaos.py`` is the small version that runs in CI.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import quote
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import text  # noqa: E402
 from tests.chaos import run_chaos  # noqa: E402
 
-from monitor.store.db import make_engine  # noqa: E402
+from monitor.store.db import scratch_schema  # noqa: E402
 
 
 def main() -> None:
@@ -60,20 +57,8 @@ def main() -> None:
         if not args.skip_sqlite:
             one(f"sqlite:///{tmp}/chaos.db", Path(tmp) / "sqlite")
         if args.postgres:
-            schema = f"bench_chaos_{os.getpid()}"
-            admin = make_engine(args.postgres)
-            with admin.begin() as conn:
-                conn.execute(text(f"CREATE SCHEMA {schema}"))
-            sep = "&" if "?" in args.postgres else "?"
-            try:
-                one(
-                    f"{args.postgres}{sep}options={quote(f'-csearch_path={schema}')}",
-                    Path(tmp) / "postgres",
-                )
-            finally:
-                with admin.begin() as conn:
-                    conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-                admin.dispose()
+            with scratch_schema(args.postgres, "bench_chaos") as url:
+                one(url, Path(tmp) / "postgres")
     sys.exit(1 if failed else 0)
 
 

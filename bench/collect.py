@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import quote
-
-from sqlalchemy import text
 
 from monitor.collect.collector import Collector
 from monitor.collect.fake import FakeTelegramClient
@@ -24,7 +20,7 @@ from monitor.collect.telegram import TelethonSource
 from monitor.config import Settings
 from monitor.pipeline import build_pipeline
 from monitor.store.channels import ensure_channel
-from monitor.store.db import make_engine, session_factory
+from monitor.store.db import make_engine, scratch_schema, session_factory
 from monitor.store.migrate import upgrade
 
 
@@ -79,18 +75,8 @@ def main() -> None:
         run(f"sqlite:///{tmp}/bench.db", args.channels, args.posts, Path(tmp))
         if args.postgres:
             # A scratch schema of its own, dropped afterwards: the database is left as it was.
-            schema = f"bench_collect_{os.getpid()}"
-            admin = make_engine(args.postgres)
-            with admin.begin() as conn:
-                conn.execute(text(f"CREATE SCHEMA {schema}"))
-            sep = "&" if "?" in args.postgres else "?"
-            try:
-                url = f"{args.postgres}{sep}options={quote(f'-csearch_path={schema}')}"
+            with scratch_schema(args.postgres, "bench_collect") as url:
                 run(url, args.channels, args.posts, Path(tmp))
-            finally:
-                with admin.begin() as conn:
-                    conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-                admin.dispose()
 
 
 if __name__ == "__main__":

@@ -17,11 +17,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 
 from monitor.collect.records import ForwardInfo, MediaInfo, PostRecord
 from monitor.store.channels import ensure_channel
-from monitor.store.db import make_engine, session_factory
+from monitor.store.db import make_engine, scratch_schema, session_factory
 from monitor.store.ingest import ingest
 from monitor.store.migrate import upgrade
 from monitor.store.models import Post, PostVersion
@@ -117,17 +117,12 @@ def main() -> int:
         print("SQLite (file, WAL)")
         run(make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}"), posts, args.channels, args.batch)
     print(f"PostgreSQL ({args.postgres.split('@')[-1]})")
-    pg = make_engine(args.postgres)
-    with pg.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS bench_ingest CASCADE"))
-        conn.execute(text("CREATE SCHEMA bench_ingest"))
-    pg = make_engine(args.postgres, connect_args={"options": "-csearch_path=bench_ingest"})
-    try:
-        run(pg, posts, args.channels, args.batch)
-    finally:
-        with pg.begin() as conn:
-            conn.execute(text("DROP SCHEMA bench_ingest CASCADE"))
-        pg.dispose()
+    with scratch_schema(args.postgres, "bench_ingest") as url:
+        pg = make_engine(url)
+        try:
+            run(pg, posts, args.channels, args.batch)
+        finally:
+            pg.dispose()
     return 0
 
 

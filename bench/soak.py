@@ -15,14 +15,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import random
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import quote
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 
 from monitor.alerts.render import Message, Renderer
 from monitor.alerts.sender import Sender
@@ -36,7 +34,7 @@ from monitor.match import Matcher, load_rules
 from monitor.pipeline import build_pipeline
 from monitor.scheduler import Service
 from monitor.store.channels import ensure_channel
-from monitor.store.db import make_engine, session_factory
+from monitor.store.db import make_engine, scratch_schema, session_factory
 from monitor.store.migrate import upgrade
 from monitor.store.models import Channel, Post
 
@@ -154,18 +152,8 @@ def main() -> None:
             url = f"sqlite:///{tmp}/soak.db"
             asyncio.run(soak(url, Path(tmp), args.minutes, args.channels, args.interval))
             return
-        schema = f"bench_soak_{os.getpid()}"
-        admin = make_engine(args.postgres)
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        sep = "&" if "?" in args.postgres else "?"
-        try:
-            url = f"{args.postgres}{sep}options={quote(f'-csearch_path={schema}')}"
+        with scratch_schema(args.postgres, "bench_soak") as url:
             asyncio.run(soak(url, Path(tmp), args.minutes, args.channels, args.interval))
-        finally:
-            with admin.begin() as conn:
-                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-            admin.dispose()
 
 
 if __name__ == "__main__":

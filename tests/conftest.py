@@ -11,18 +11,16 @@ import contextlib
 import io
 import os
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.store.channels import ensure_channel, get_group
-from monitor.store.db import make_engine, session_factory
+from monitor.store.db import make_engine, scratch_schema, session_factory
 from monitor.store.migrate import upgrade
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,20 +53,8 @@ def _sqlite(tmp_path: Path) -> Iterator[str]:
     yield f"sqlite:///{tmp_path / 'monitor.db'}"
 
 
-@contextlib.contextmanager
-def _postgres() -> Iterator[str]:
-    base = postgres_url()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(base)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        sep = "&" if "?" in base else "?"
-        yield f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        admin.dispose()
+def _postgres() -> contextlib.AbstractContextManager[str]:
+    return scratch_schema(postgres_url(), "t")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
