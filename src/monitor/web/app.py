@@ -98,52 +98,36 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Exception) -> Response:
-        if wants_json(request):
-            return JSONResponse({"error": "your role does not allow this"}, status_code=403)
-        return render(
-            request,
-            "error.html",
-            {"status": 403, "message": "Your role does not allow this page."},
-            403,
+        return error_response(
+            request, 403, "Your role does not allow this page.", "your role does not allow this"
         )
 
     @app.exception_handler(CsrfRejected)
     async def csrf_rejected(request: Request, exc: Exception) -> Response:
-        if wants_json(request):
-            return JSONResponse({"error": "missing or wrong CSRF token"}, status_code=403)
-        return render(
+        return error_response(
             request,
-            "error.html",
-            {
-                "status": 403,
-                "message": "The form expired or did not come from this console. "
-                "Reload the page and try again.",
-            },
             403,
+            "The form expired or did not come from this console. Reload the page and try again.",
+            "missing or wrong CSRF token",
         )
 
     @app.exception_handler(OperationalError)
     async def database_down(request: Request, exc: Exception) -> Response:
         log.warning("database unavailable: %s", type(exc).__name__)
-        if wants_json(request):
-            return JSONResponse({"error": "database unavailable"}, status_code=503)
-        return render(
-            request,
-            "error.html",
-            {"status": 503, "message": "The database is unavailable; try again shortly."},
-            503,
+        return error_response(
+            request, 503, "The database is unavailable; try again shortly.", "database unavailable"
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: Any) -> Response:
-        if wants_json(request):
-            return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
-        return render(
-            request,
-            "error.html",
-            {"status": exc.status_code, "message": str(exc.detail)},
-            exc.status_code,
-        )
+        return error_response(request, exc.status_code, str(exc.detail), exc.detail)
+
+
+def error_response(request: Request, status: int, message: str, api_message: Any) -> Response:
+    """The error page, or ``{"error": …}`` for API clients."""
+    if wants_json(request):
+        return JSONResponse({"error": api_message}, status_code=status)
+    return render(request, "error.html", {"status": status, "message": message}, status)
 
 
 def auth_next(target: str) -> str:
