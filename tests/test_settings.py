@@ -57,6 +57,13 @@ def test_unknown_key_is_refused_with_its_line(config_dir: Path) -> None:
         load_settings()
 
 
+@pytest.mark.parametrize("key", ["~", "1.5", "12", "null"])
+def test_a_key_that_is_not_a_name_is_refused_with_its_line(config_dir: Path, key: str) -> None:
+    (config_dir / "settings.yaml").write_text(f"log_level: INFO\n{key}: 5\n")
+    with pytest.raises(ConfigError, match=r"settings.yaml:2: a setting name must be a plain word"):
+        load_settings()
+
+
 def test_broken_yaml_names_the_line(config_dir: Path) -> None:
     (config_dir / "settings.yaml").write_text("log_level: INFO\ncollect_interval: [60\n")
     with pytest.raises(ConfigError, match=r"settings.yaml:3: invalid YAML"):

@@ -143,11 +143,13 @@ def _read_yaml_with_lines(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
         return {}, {}
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         raise ConfigError("must be a mapping of setting: value", file=path, line=1)
-    lines = {
-        str(key_node.value): key_node.start_mark.line + 1
-        for key_node, _ in node.value
-        if isinstance(key_node, yaml.ScalarNode)
-    }
+    lines: dict[str, int] = {}
+    for key_node, _ in node.value:
+        line = key_node.start_mark.line + 1
+        # A null, numeric or complex key ("~:", "? [a]") is never a setting name.
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
+            raise ConfigError("a setting name must be a plain word", file=path, line=line)
+        lines[key_node.value] = line
     return {str(k): v for k, v in data.items()}, lines
 
 
