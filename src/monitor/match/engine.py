@@ -11,7 +11,7 @@ from .. import __version__
 from ..errors import ConfigError
 from .normalize import Normalized, normalize
 from .phrases import Hit, Pattern, PhraseSet
-from .quran import Alignment, QuranIndex, load_index
+from .quran import Alignment, QuranIndex, Screen, load_index
 from .rules import PhraseRule, RuleSet
 from .severity import Scorer
 
@@ -27,6 +27,7 @@ _KIND_ORDER = {
 
 
 _CONTEXT_ONLY = frozenset({"context", "exclude"})
+_NO_ROLES: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -136,16 +137,19 @@ class Matcher:
         for r in rules.rules:
             patterns += r.patterns + r.excludes
         self.phrases = PhraseSet(patterns, rules.clitics)
+        self.screen = Screen(self.index, self.phrases.anchors, self.phrases.is_typo)
 
     # -- public ------------------------------------------------------------------
 
     def match(self, text: str, ctx: MatchContext | None = None) -> MatchResult:
-        ctx = ctx or MatchContext()
         norm = normalize(text)
         toks = norm.text.split(" ") if norm.text else []
         spans, present = self._spans(toks)
+        if not spans:
+            return MatchResult(False, "none", 0.0, [], [])  # most posts end here
+        ctx = ctx or MatchContext()
         dropped: list[str] = []
-        if ctx.suppressed and spans:
+        if ctx.suppressed:
             spans, dropped = _suppress(spans, toks, ctx.suppressed)
         if not spans:
             return MatchResult(False, "none", 0.0, [], dropped)
@@ -171,10 +175,20 @@ class Matcher:
     # -- internals -----------------------------------------------------------------
 
     def _spans(self, toks: list[str]) -> tuple[list[_Span], set[str]]:
-        hits = self.phrases.find(toks)
-        alignments, qmap = self._quran(toks)
-        # Context words alone (enemy, base...) are everyday news: nothing can fire.
-        if not alignments and all(h.tag[0] in _CONTEXT_ONLY for h in hits):
+        line = self.screen.line(toks)
+        seeds = self.screen.seeds(line)
+        # Most posts quote nothing: no Quran 3-gram, so nothing to align.
+        alignments, qmap = self._quran(toks, seeds) if seeds else ([], [])
+        # Context words alone (enemy, base...) are everyday news: nothing can fire, so
+        # without a quote the phrase set need not even verify them.
+        quiet = _NO_ROLES if alignments else _CONTEXT_ONLY
+        if len(line) == len(toks):
+            exact = self.screen.anchors(line)
+            typos = self.screen.typos(line) if exact else []
+            hits = self.phrases.find_at(toks, exact, typos, quiet)
+        else:  # an ayah number left the line, so its offsets are not token indexes
+            hits = self.phrases.find(toks, unless_only=quiet)
+        if not alignments and (not hits or all(h.tag[0] in _CONTEXT_ONLY for h in hits)):
             return [], set()
         by_role: dict[str, list[Hit]] = {}
         for h in hits:
@@ -213,7 +227,9 @@ class Matcher:
         present = {f"context:{name}" for name in contexts if contexts[name]}
         return spans, present
 
-    def _quran(self, toks: list[str]) -> tuple[list[Alignment], list[int]]:
+    def _quran(
+        self, toks: list[str], seeds: list[tuple[int, tuple[str, str, str]]]
+    ) -> tuple[list[Alignment], list[int]]:
         # Ayah numbers between quoted ayahs ("... مؤمنين (139) إن يمسسكم") are skipped.
         if any(map(str.isdigit, toks)):
             qmap = [i for i, t in enumerate(toks) if not t.isdigit()]
@@ -221,7 +237,9 @@ class Matcher:
         else:
             qmap, qtoks = list(range(len(toks))), toks
         canon = self.index.canonical(qtoks)
-        found = self.index.align(canon, min_words=self.rules.min_words, prefer=self.cue_ayahs)
+        found = self.index.align(
+            canon, min_words=self.rules.min_words, prefer=self.cue_ayahs, seeds=seeds
+        )
         return found, qmap
 
     def _verse_spans(
@@ -300,7 +318,7 @@ class Matcher:
     def _signals(
         self, norm: Normalized, toks: list[str], spans: list[_Span]
     ) -> tuple[list[Signal], list[str]]:
-        ends = list(accumulate(len(t) + 1 for t in toks))  # ends[i] = start of token i+1
+        ends = list(accumulate(map((1).__add__, map(len, toks))))  # ends[i]: token i+1 start
         signals: list[Signal] = []
         lines: list[str] = []
         spans.sort(key=lambda s: (s.t0, _KIND_ORDER[s.kind], -s.t1))

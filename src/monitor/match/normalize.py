@@ -105,8 +105,37 @@ class _FoldTable(dict[int, str]):
 
     def __missing__(self, key: int) -> str:
         value = fold_char(chr(key))
+        if len(value) != 1:
+            _UNEVEN.add(chr(key))
         self[key] = value
         return value
+
+
+# Chars met so far that fold to no char or to several (marks, tatweel, controls,
+# ligatures): the only ones the offset map has to locate.  Grows with _TABLE.
+_UNEVEN: set[str] = set()
+# (size of _UNEVEN compiled, its character class, offset maps built since it went stale)
+_uneven_re: tuple[int, re.Pattern[str], int] = (0, re.compile("(?!)"), 0)
+# A stale class is recompiled only after this many maps (built the per-char way in the
+# meantime): text full of distinct marks would otherwise recompile it on every post.
+_RECOMPILE_AFTER = 64
+# Above this many dropped chars (fully vowelled text) a per-char pass is cheaper than
+# locating each of them.
+_SPARSE_MAX = 24
+
+
+def _uneven_pattern() -> re.Pattern[str] | None:
+    """The character class of _UNEVEN, or None while it is out of date."""
+    global _uneven_re
+    size, pattern, waited = _uneven_re
+    if size != len(_UNEVEN):  # the set only grows, so its size is its version
+        if size and waited < _RECOMPILE_AFTER:
+            _uneven_re = (size, pattern, waited + 1)
+            return None
+        chars = sorted(_UNEVEN)
+        pattern = re.compile("[" + "".join(map(re.escape, chars)) + "]")
+        _uneven_re = (len(chars), pattern, 0)
+    return pattern
 
 
 _TABLE = _FoldTable()
@@ -133,9 +162,19 @@ class Normalized:
     _del_cum: list[int] = field(default_factory=list, repr=False)
 
     def _build_map(self) -> tuple[list[int], list[int]]:
-        # C-level passes only: per original char, how many folded chars it produced,
-        # and the running total; lookups are then bisections.
-        lens = list(map(len, map(_TABLE.__getitem__, map(ord, self.original))))
+        # Per original char, how many folded chars it produced, and the running total;
+        # lookups are then bisections.  Nearly every char folds to exactly one, so in a
+        # post with few marks only the uneven chars are located (regex, in C); every
+        # char of the post went through _TABLE in normalize(), so _UNEVEN knows them.
+        text = self.original
+        pattern = _uneven_pattern() if len(text) - self._stage1_len <= _SPARSE_MAX else None
+        if pattern is None:
+            lens = list(map(len, map(_TABLE.__getitem__, map(ord, text))))
+        else:
+            lens = [1] * len(text)
+            for m in pattern.finditer(text):
+                i = m.start()
+                lens[i] = len(_TABLE[ord(text[i])])
         self._lens, self._cum = lens, list(accumulate(lens))
         total = 0
         for a, b in self._deletions:

@@ -4,8 +4,9 @@ A pattern is a sequence of slots.  Each slot is a set of accepted word forms, ex
 at load time from the operator's pattern with clitics (و ف ب ل ال …) and, for a
 trailing ``*``, the configured suffixes (pronouns, plural endings), so matching is a
 dict/set lookup.  ``...`` is a gap of up to three arbitrary words.  Each pattern is
-anchored on its most distinctive slot (longest forms); the anchors of all patterns are
-intersected with the post's word set in C, and only hits are verified in Python.
+anchored on its most distinctive slot (longest forms); the matcher finds the anchors in a
+post in C (``quran.Screen``; ``find`` intersects sets), and only those are verified in
+Python, the patterns that could not fire alone only once another pattern has hit.
 A one-letter typo in a word of six letters or more is accepted (rapidfuzz) because
 long words are where typos happen and where a one-letter slip does not change meaning.
 """
@@ -43,6 +44,10 @@ class Slot:
             return True
         if not fuzzy or len(tok) < FUZZY_MIN_LEN:
             return False
+        return self.accepts_typo(tok, clitics)
+
+    def accepts_typo(self, tok: str, clitics: Sequence[str]) -> bool:
+        """A one-letter typo of a form (``tok`` not a form, six letters or more)."""
         for cand in _strip_clitics(tok, clitics):
             if len(cand) < FUZZY_MIN_LEN - 1:
                 continue
@@ -174,44 +179,97 @@ class PhraseSet:
                         fuzzy_keys.setdefault(d, set()).add(k)
         self.anchors = anchors
         self.fuzzy_keys = fuzzy_keys
-        self._fuzzy_cache: dict[str, tuple[int, ...]] = {}
+        # For each gap-free pattern, its other slots as (offset from the anchor, slot),
+        # nearest first: the anchor's neighbour rejects almost every candidate at once.
+        self._fixed: list[tuple[tuple[int, Slot], ...] | None] = []
+        # For the others, the nearest slot on each side with the offsets it can sit at
+        # (a gap widens them): a candidate with no acceptable word there cannot match.
+        self._near: list[tuple[tuple[int, int, Slot], ...]] = []
+        for p in patterns:
+            near: list[tuple[int, int, Slot]] = []
+            for side, step in ((p.slots[p.anchor + 1 :], 1), (p.slots[: p.anchor][::-1], -1)):
+                gap = side[0].max_words if side and isinstance(side[0], Gap) else 0
+                first = side[1 if gap else 0] if side else None
+                if isinstance(first, Slot):
+                    near.append((min(step, step * (1 + gap)), max(step, step * (1 + gap)), first))
+            self._near.append(tuple(near))
+            if any(isinstance(sl, Gap) for sl in p.slots):
+                self._fixed.append(None)
+                continue
+            others = [(i - p.anchor, sl) for i, sl in enumerate(p.slots) if i != p.anchor]
+            others.sort(key=lambda o: abs(o[0]))
+            self._fixed.append(tuple((d, sl) for d, sl in others if isinstance(sl, Slot)))
+        self._roles = [p.tag[0] for p in patterns]
+        self._loud: dict[frozenset[str], dict[str, tuple[int, ...]]] = {}
+        self._typo_cache: dict[str, tuple[int, ...]] = {}
+        self._typo_ok: dict[tuple[int, str], bool] = {}
 
-    def find(self, toks: list[str], fuzzy: bool = True) -> list[Hit]:
-        hits: list[Hit] = []
+    def find(
+        self, toks: list[str], fuzzy: bool = True, unless_only: frozenset[str] = frozenset()
+    ) -> list[Hit]:
+        """Hits in post order; see :meth:`find_at` for ``unless_only``."""
         distinct = set(toks)
         exact = self.anchors.keys() & distinct
         if not exact:
-            return hits
-        tried: set[tuple[int, int]] = set()
-        for j, tok in enumerate(toks):
-            if tok in exact:
-                for k in self.anchors[tok]:
-                    tried.add((j, k))
-                    self._verify(toks, j, k, False, hits)
-        if not fuzzy:
-            return hits
-        # Only posts that already share a distinctive word with some pattern pay for the
-        # typo search, once per distinct word, and its result per word is cached: post
-        # vocabulary is Zipfian, so nearly every word has been seen before.
-        cache = self._fuzzy_cache
-        typo_hits: dict[str, tuple[int, ...]] = {}
-        for tok in distinct - exact:
-            if len(tok) < FUZZY_MIN_LEN:
-                continue
-            ks = cache.get(tok)
-            if ks is None:
-                ks = self._fuzzy_candidates(tok)
-                if len(cache) >= _CACHE_MAX:
-                    cache.clear()
-                cache[tok] = ks
-            if ks:
-                typo_hits[tok] = ks
-        if typo_hits:
-            for j, tok in enumerate(toks):
-                for k in typo_hits.get(tok, ()):
-                    if (j, k) not in tried:
-                        self._verify(toks, j, k, True, hits)
-        return hits
+            return []
+        typos = {t for t in distinct - exact if self.is_typo(t)} if fuzzy else set()
+        return self.find_at(
+            toks,
+            [j for j, t in enumerate(toks) if t in exact],
+            [j for j, t in enumerate(toks) if t in typos],
+            unless_only,
+        )
+
+    def find_at(
+        self,
+        toks: list[str],
+        exact: list[int],
+        typos: list[int],
+        unless_only: frozenset[str] = frozenset(),
+    ) -> list[Hit]:
+        """Hits in post order, given the ascending positions of the anchor forms and of
+        the typos of one (never an anchor form).  ``unless_only``: roles whose hits the
+        caller discards when they are all it gets; if no pattern of another role hits,
+        ``[]`` is returned without verifying those (most posts: a context word)."""
+        # A typo of an anchor counts only in a post that has an exact anchor too.
+        if not exact:
+            return []
+        anchors = self.anchors
+        found: list[tuple[bool, int, Sequence[int]]] = [(False, j, anchors[toks[j]]) for j in exact]
+        found += [(True, j, self.typo_candidates(toks[j])) for j in typos]
+        if unless_only:
+            loud = self._loud.get(unless_only)
+            if loud is None or len(loud) > _CACHE_MAX:
+                loud = self._loud[unless_only] = {}  # per token: its patterns of other roles
+            roles = self._roles
+            for fuzzy, j, ks in found:
+                lks = loud.get(toks[j])
+                if lks is None:
+                    lks = loud[toks[j]] = tuple(k for k in ks if roles[k] not in unless_only)
+                if any(self._verify(toks, j, k, fuzzy) for k in lks):
+                    break
+            else:
+                return []
+        # Exact anchors by position, then typos by position, patterns in anchor order:
+        # the order hits were always reported in.
+        hits = (self._verify(toks, j, k, fuzzy) for fuzzy, j, ks in found for k in ks)
+        return [h for h in hits if h is not None]
+
+    def typo_candidates(self, tok: str) -> tuple[int, ...]:
+        """Patterns whose anchor ``tok`` is a one-letter typo of (cached per token)."""
+        if len(tok) < FUZZY_MIN_LEN:
+            return ()
+        ks = self._typo_cache.get(tok)
+        if ks is None:
+            ks = self._fuzzy_candidates(tok)
+            if len(self._typo_cache) >= _CACHE_MAX:
+                self._typo_cache.clear()
+            self._typo_cache[tok] = ks
+        return ks
+
+    def is_typo(self, tok: str) -> bool:
+        """Whether ``tok``, no anchor form, is a one-letter typo of an anchor."""
+        return bool(self.typo_candidates(tok))
 
     def _fuzzy_candidates(self, tok: str) -> tuple[int, ...]:
         cands: set[int] = set()
@@ -227,16 +285,37 @@ class PhraseSet:
                 out.append(k)
         return tuple(out)
 
-    def _verify(self, toks: list[str], j: int, k: int, fuzzy: bool, hits: list[Hit]) -> None:
+    def _verify(self, toks: list[str], j: int, k: int, fuzzy: bool) -> Hit | None:
         p = self.patterns[k]
+        fixed = self._fixed[k]
+        if fixed is not None:
+            # Same result as the walk below for a pattern without gaps, without recursion.
+            start = j - p.anchor
+            end = start + len(p.slots)
+            if start < 0 or end > len(toks):
+                return None
+            for d, slot in fixed:
+                tok = toks[j + d]
+                if tok not in slot.forms and not (
+                    len(tok) >= FUZZY_MIN_LEN and self._typo_of(slot, tok)
+                ):
+                    return None
+            return Hit(p.tag, start, end, fuzzy, p.text)
+        last = len(toks) - 1
+        for lo, hi, slot in self._near[k]:
+            for tok in toks[max(j + lo, 0) : min(j + hi, last) + 1]:
+                if tok in slot.forms or (len(tok) >= FUZZY_MIN_LEN and self._typo_of(slot, tok)):
+                    break
+            else:
+                return None
         right = self._walk(toks, p.slots[p.anchor + 1 :], j + 1, 1)
         if right < 0:
-            return
+            return None
         left = self._walk(toks, p.slots[: p.anchor][::-1], j - 1, -1)
         if left < -1 and p.anchor > 0:
-            return
+            return None
         start = left + 1 if p.anchor > 0 else j
-        hits.append(Hit(p.tag, start, right, fuzzy, p.text))
+        return Hit(p.tag, start, right, fuzzy, p.text)
 
     def _walk(self, toks: list[str], slots: Sequence[Slot | Gap], pos: int, step: int) -> int:
         """Match ``slots`` from ``pos`` going ``step``; return the position after the
@@ -252,9 +331,27 @@ class PhraseSet:
             return -2
         if not 0 <= pos < len(toks):
             return -2
-        if head.accepts(toks[pos], self.clitics, True):
+        if self._accepts(head, toks[pos]):
             return self._walk(toks, slots[1:], pos + step, step)
         return -2
+
+    def _accepts(self, slot: Slot, tok: str) -> bool:
+        """``slot.accepts(tok, self.clitics, True)``, with the typo check cached."""
+        if tok in slot.forms:
+            return True
+        return len(tok) >= FUZZY_MIN_LEN and self._typo_of(slot, tok)
+
+    def _typo_of(self, slot: Slot, tok: str) -> bool:
+        # Cached per (slot, token): the same neighbours of the same anchors come back post
+        # after post, and each check is a rapidfuzz call per clitic reading.
+        key = (id(slot), tok)  # slots live as long as self.patterns
+        ok = self._typo_ok.get(key)
+        if ok is None:
+            ok = slot.accepts_typo(tok, self.clitics)
+            if len(self._typo_ok) >= _CACHE_MAX:
+                self._typo_ok.clear()
+            self._typo_ok[key] = ok
+        return ok
 
 
 def _deletions(word: str) -> list[str]:
