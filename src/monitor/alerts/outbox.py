@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,16 @@ from monitor.store.models import (
     Subscription,
     utcnow,
 )
+
+
+def outbox_depth(session: Session) -> dict[str, int]:
+    """Alerts not yet delivered, by status (pending, sending, failed)."""
+    rows = session.execute(
+        select(AlertOutbox.status, func.count())
+        .where(AlertOutbox.status != "sent")
+        .group_by(AlertOutbox.status)
+    )
+    return {status: count for status, count in rows}
 
 
 def event_key(match: Match, post: Post) -> str:

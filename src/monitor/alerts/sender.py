@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import metrics
+from monitor.alerts.outbox import outbox_depth
 from monitor.alerts.render import Message, Renderer
 from monitor.config import Settings
 from monitor.logs import add_url_secrets
@@ -113,13 +114,7 @@ class Sender:
 
     def _gauge_depth(self) -> None:
         with self.sessions() as s:
-            depth = dict(
-                s.execute(
-                    select(AlertOutbox.status, func.count())
-                    .where(AlertOutbox.status != "sent")
-                    .group_by(AlertOutbox.status)
-                ).all()
-            )
+            depth = outbox_depth(s)
         for status in ("pending", "sending", "failed"):
             metrics.OUTBOX_DEPTH.labels(status).set(depth.get(status, 0))
 

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor import metrics as process_metrics
+from monitor.alerts.outbox import outbox_depth
 from monitor.match.severity import SEVERITIES as ALL_SEVERITIES
-from monitor.store.models import AlertOutbox, Match, Post
+from monitor.store.models import Match, Post
 
 SEVERITIES = ALL_SEVERITIES[1:]
 
@@ -33,13 +34,7 @@ class DatabaseCollector(Collector):
                     .group_by(Match.severity)
                 ).all()
             )
-            depth = dict(
-                s.execute(
-                    select(AlertOutbox.status, func.count())
-                    .where(AlertOutbox.status != "sent")
-                    .group_by(AlertOutbox.status)
-                ).all()
-            )
+            depth = outbox_depth(s)
         yield GaugeMetricFamily("monitor_posts_total", "Posts stored", value=posts)
         g = GaugeMetricFamily(
             "monitor_flags_total", "Flagged posts by severity", labels=["severity"]
