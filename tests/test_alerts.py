@@ -251,6 +251,28 @@ def test_restart_between_send_and_mark_resends_once(world: World, webhook: Webho
     assert world.sender().send_due().messages == 0
 
 
+def test_grouped_message_lost_before_its_mark_is_resent_whole(
+    world: World, webhook: WebhookReceiver
+) -> None:
+    world.subscribe("desk", webhook.url, min_severity="medium")
+    for handle in ("faction_main", "faction_front"):
+        world.post(world.channel(handle, "Faction"), CUE)
+    world.clock.advance(seconds=61)
+
+    def send_then_die(url: str, message: Message) -> tuple[bool, str | None]:
+        apprise_notify(url, message)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        world.sender(send_then_die).send_due()
+    world.clock.advance(seconds=31)
+    summary = world.sender().send_due()
+    # One resend of the same two-alert message, not one message per alert.
+    assert (summary.messages, summary.sent) == (1, 2)
+    first, again = (set(h.body["alert_keys"].split(",")) for h in webhook.received)
+    assert first == again == {r.dedup_key for r in world.outbox()}
+
+
 def test_follow_ups_on_edit_and_delete_keep_the_original(
     world: World, webhook: WebhookReceiver
 ) -> None:

@@ -144,7 +144,7 @@ class Sender:
             add_url_secrets(sub.url)  # whatever apprise or urllib3 log, not this URL
             if self._rate_limited(s, sub, now):
                 return _Batch(sub.id, sub.url, head.kind, [], limited=True)
-            rows = [head, *self._companions(s, head, sub)]
+            rows = [head, *self._companions(s, head, sub, now)]
             claimed = []
             for row in rows:
                 # Conditional: a row another sender claimed meanwhile is left alone.
@@ -172,14 +172,21 @@ class Sender:
             kind = "digest" if sub.digest_minutes and head.kind == "flag" else head.kind
             return _Batch(sub.id, sub.url, kind, claimed)
 
-    def _companions(self, s: Session, head: AlertOutbox, sub: Subscription) -> list[AlertOutbox]:
+    def _companions(
+        self, s: Session, head: AlertOutbox, sub: Subscription, now: datetime
+    ) -> list[AlertOutbox]:
         """Rows that go out in the same message: the digest, or the same event's other flags."""
         if head.kind != "flag":
             return []
+        # A message whose "sent" mark was lost (crash, database cut) is resent as one message
+        # again once its lease runs out, not as one message per row.
         q = select(AlertOutbox).where(
             AlertOutbox.subscription_id == sub.id,
             AlertOutbox.kind == "flag",
-            AlertOutbox.status == "pending",
+            or_(
+                AlertOutbox.status == "pending",
+                and_(AlertOutbox.status == "sending", AlertOutbox.next_attempt_at <= now),
+            ),
             AlertOutbox.id != head.id,
         )
         rows = s.scalars(q.order_by(AlertOutbox.id).limit(_BATCH)).all()
