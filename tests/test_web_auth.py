@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -10,10 +11,11 @@ from sqlalchemy import func, select
 from monitor.alerts.subscriptions import add_subscription
 from monitor.errors import ConfigError
 from monitor.store.db import make_engine, session_factory
-from monitor.store.models import AlertOutbox, AuditLog, Suppression, User
+from monitor.store.models import AlertOutbox, AuditLog, LoginFailure, Suppression, User
 from monitor.web import admin, alerts, operators, overview, posts, queue
 from monitor.web import login as login_routes
 from monitor.web.app import create_app
+from monitor.web.auth import LoginLimiter
 from monitor.web.security import CSP
 
 from .conftest import Database
@@ -106,6 +108,42 @@ def test_login_is_rate_limited(console) -> None:  # type: ignore[no-untyped-def]
     assert "Too many failed attempts" in resp.text
     # Other accounts from the same client are not locked by this one's failures.
     assert login(client, "operator") == 303
+
+
+def test_console_workers_share_the_login_limit(console) -> None:  # type: ignore[no-untyped-def]
+    # `monitor serve --workers 2`: an attacker's requests land on either process.
+    db, _ = console
+    workers = [make_client(db.sessions), make_client(db.sessions)]
+    for i in range(5):
+        assert login(workers[i % 2], "analyst", "nope-nope") == 401
+    for worker in workers:
+        token = csrf_from_login(worker)
+        resp = worker.post(
+            "/login", data={"username": "analyst", "password": PASSWORD, "csrf_token": token}
+        )
+        assert resp.status_code == 429
+
+
+def test_login_limit_window_slides_and_success_clears_it(console) -> None:  # type: ignore[no-untyped-def]
+    db, _ = console
+    now = [datetime(2026, 11, 25, 12, 0, tzinfo=UTC)]
+    limiter = LoginLimiter(per_user=3, per_client=5, window=60, clock=lambda: now[0])
+    with db.sessions.begin() as s:
+        for _ in range(3):
+            limiter.failed(s, "10.0.0.1", "Analyst")
+        assert limiter.retry_after(s, "10.0.0.1", "analyst") == 61
+        assert limiter.retry_after(s, "10.0.0.2", "analyst") is None  # another client
+        now[0] += timedelta(seconds=30)
+        assert limiter.retry_after(s, "10.0.0.1", "analyst") == 31
+        for name in ("a", "b"):
+            limiter.failed(s, "10.0.0.1", name)
+        assert limiter.retry_after(s, "10.0.0.1", "someone-else") == 31  # the client's limit
+        now[0] += timedelta(seconds=31)
+        assert limiter.retry_after(s, "10.0.0.1", "analyst") is None
+        limiter.failed(s, "10.0.0.1", "analyst")  # also prunes the expired rows
+        assert s.scalar(select(func.count()).select_from(LoginFailure)) == 3
+        limiter.succeeded(s, "10.0.0.1", "ANALYST")
+        assert s.scalar(select(func.count()).select_from(LoginFailure)) == 2
 
 
 def test_login_without_csrf_is_rejected(console) -> None:  # type: ignore[no-untyped-def]

@@ -294,6 +294,21 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class LoginFailure(Base):
+    """A failed console sign-in, kept for the rate limit's window.
+
+    In the database rather than in memory so that every console worker process counts the
+    same attempts (``monitor serve --workers``)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_client", "client", "username", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    client: Mapped[str] = mapped_column(String(100))
+    username: Mapped[str] = mapped_column(String(100))  # lower-cased
+    at: Mapped[datetime] = mapped_column(index=True)
+
+
 # What an analyst can decide; an assignment is also a Review row (decision "assigned").
 REVIEW_DECISIONS = ("confirmed", "dismissed", "escalated")
 

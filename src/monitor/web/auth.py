@@ -10,19 +10,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
-import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from monitor.store.models import User
+from monitor.store.models import LoginFailure, User, utcnow
 
 COOKIE = "monitor_session"
 SESSION_SECONDS = 12 * 3600
@@ -188,45 +187,50 @@ def safe_next(value: str | None) -> str:
 
 
 class LoginLimiter:
-    """Failed logins per (client, username) and per client, in a sliding window."""
+    """Failed logins per (client, username) and per client, in a sliding window.
 
-    def __init__(self, per_user: int = 5, per_client: int = 30, window: float = 300.0) -> None:
-        self.per_user, self.per_client, self.window = per_user, per_client, window
-        self._fails: dict[tuple[str, str], deque[float]] = {}
-        self._lock = threading.Lock()
+    Counted in the database (``login_failures``) so that all worker processes of
+    ``monitor serve --workers N`` share one limit: in memory, each would allow its own."""
 
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        q = self._fails.get(key)
-        if q is None:
-            return deque()
-        while q and q[0] <= now - self.window:
-            q.popleft()
-        if not q:
-            del self._fails[key]
-        return q
+    def __init__(
+        self,
+        per_user: int = 5,
+        per_client: int = 30,
+        window: float = 300.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.per_user, self.per_client = per_user, per_client
+        self.window = timedelta(seconds=window)
+        self.clock = clock
 
-    def retry_after(self, client: str, username: str) -> int | None:
+    def retry_after(self, s: Session, client: str, username: str) -> int | None:
         """Seconds to wait before another attempt is allowed, or None."""
-        now = time.monotonic()
-        with self._lock:
-            for key, limit in (
-                ((client, username.lower()), self.per_user),
-                ((client, ""), self.per_client),
-            ):
-                q = self._recent(key, now)
-                if len(q) >= limit:
-                    return max(1, int(q[0] + self.window - now) + 1)
+        now = self.clock()
+        recent = select(func.count(), func.min(LoginFailure.at)).where(
+            LoginFailure.client == client[:100], LoginFailure.at > now - self.window
+        )
+        for limit, q in (
+            (self.per_user, recent.where(LoginFailure.username == _name(username))),
+            (self.per_client, recent),
+        ):
+            count, oldest = s.execute(q).one()
+            if count >= limit:
+                return max(1, int((oldest + self.window - now).total_seconds()) + 1)
         return None
 
-    def failed(self, client: str, username: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._fails) > 100_000:  # bound memory under a spray of usernames
-                for key in list(self._fails)[:50_000]:
-                    del self._fails[key]
-            for key in ((client, username.lower()), (client, "")):
-                self._fails.setdefault(key, deque()).append(now)
+    def failed(self, s: Session, client: str, username: str) -> None:
+        now = self.clock()
+        # Expired rows go as new ones come: the table never holds more than one window.
+        s.execute(delete(LoginFailure).where(LoginFailure.at <= now - self.window))
+        s.add(LoginFailure(client=client[:100], username=_name(username), at=now))
 
-    def succeeded(self, client: str, username: str) -> None:
-        with self._lock:
-            self._fails.pop((client, username.lower()), None)
+    def succeeded(self, s: Session, client: str, username: str) -> None:
+        s.execute(
+            delete(LoginFailure).where(
+                LoginFailure.client == client[:100], LoginFailure.username == _name(username)
+            )
+        )
+
+
+def _name(username: str) -> str:
+    return username.lower()[:100]

@@ -6,12 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from monitor.store.models import AuditLog
 from monitor.store.users import authenticate
 from monitor.web.auth import (
     DB,
     CsrfRejected,
+    LoginLimiter,
     MaybePrincipal,
     check_csrf,
     clear_session,
@@ -62,21 +64,16 @@ async def login_submit(
         # Also what a visitor sees after their login form expired: a fresh form, not a dead end.
         return _login_page(request, safe_next(next), "The form expired; please sign in again.", 403)
     client = request.client.host if request.client else "?"
-    limiter = request.app.state.limiter
-    wait = limiter.retry_after(client, username)
-    if wait is not None:
+    outcome = await run_in_threadpool(_authenticate, request, username, password, client)
+    if isinstance(outcome, int):
         response = _login_page(
-            request, safe_next(next), f"Too many failed attempts; try again in {wait} s.", 429
+            request, safe_next(next), f"Too many failed attempts; try again in {outcome} s.", 429
         )
-        response.headers["Retry-After"] = str(wait)
+        response.headers["Retry-After"] = str(outcome)
         return response
-    from starlette.concurrency import run_in_threadpool
-
-    user_id, csrf, key = await run_in_threadpool(_authenticate, request, username, password, client)
-    if user_id is None:
-        limiter.failed(client, username)
+    if outcome is None:
         return _login_page(request, safe_next(next), "Wrong username or password.", 401)
-    limiter.succeeded(client, username)
+    user_id, csrf, key = outcome
     response = RedirectResponse(safe_next(next), status_code=303)
     # A new CSRF token at sign-in: a token planted before login is worthless afterwards.
     write_session(request, response, {"u": user_id, "c": csrf, "k": key})
@@ -85,10 +82,17 @@ async def login_submit(
 
 def _authenticate(
     request: Request, username: str, password: str, client: str
-) -> tuple[int | None, str, str]:
+) -> tuple[int, str, str] | int | None:
+    """(user id, CSRF token, key) for a good password, None for a bad one, or the seconds to
+    wait when the rate limit refuses the attempt before the password is even checked."""
+    limiter: LoginLimiter = request.app.state.limiter
     with request.app.state.sessions.begin() as s:
+        wait = limiter.retry_after(s, client, username)
+        if wait is not None:
+            return wait
         user = authenticate(s, username, password)
         if user is None:
+            limiter.failed(s, client, username)
             s.add(
                 AuditLog(
                     actor=username[:100] or "?",
@@ -97,7 +101,8 @@ def _authenticate(
                     detail={"client": client},
                 )
             )
-            return None, "", ""
+            return None
+        limiter.succeeded(s, client, username)
         s.add(AuditLog(actor=user.username, action="login", target=None, detail={"client": client}))
         return user.id, new_csrf(), fingerprint(user)
 
