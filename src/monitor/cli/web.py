@@ -2,39 +2,76 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+
 import click
 
 from monitor.cli.context import Runtime
 
 
-def serve_console(rt: Runtime, host: str, port: int, *, demo: bool = False) -> None:
-    """Run the console with uvicorn until interrupted (one process: the login limiter and
-    metrics live in memory)."""
+def serve_console(
+    rt: Runtime, host: str, port: int, *, demo: bool = False, workers: int = 1
+) -> None:
+    """Run the console with uvicorn until interrupted.
+
+    With ``workers`` > 1, uvicorn starts that many processes on one socket, each building the
+    app from the environment (``web.app.from_environment``); what they must share lives in the
+    database (sessions are cookies, the login limit is a table) or in a metrics directory."""
     import uvicorn
 
     from monitor.web import create_app
 
-    # Refuse a placeholder key before anything listens (exit 2 via ConfigError).
+    # Refuse a placeholder key and an old schema before anything listens (exit 2).
     secret = rt.settings.console_secret(demo=demo)
-    app = create_app(rt.settings, rt.migrated_sessions(), demo=demo, secret=secret)
+    sessions = rt.migrated_sessions()
+    log_level = rt.settings.log_level.lower()
     click.echo(f"review console on http://{host}:{port}/ (Ctrl-C stops it)", err=True)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=rt.settings.log_level.lower(),
-        proxy_headers=False,
-        server_header=False,
-    )
+    if workers == 1:
+        app = create_app(rt.settings, sessions, demo=demo, secret=secret)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            proxy_headers=False,
+            server_header=False,
+        )
+        return
+    rt.close()  # the workers open their own connections
+    shared = tempfile.mkdtemp(prefix="monitor-metrics-")
+    # Read by prometheus_client when each (spawned) worker imports it.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
+    try:
+        uvicorn.run(
+            "monitor.web.app:from_environment",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level=log_level,
+            proxy_headers=False,
+            server_header=False,
+        )
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
 
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port: more analysts at once on more cores.",
+)
 @click.pass_obj
-def serve(rt: Runtime, host: str, port: int) -> None:
+def serve(rt: Runtime, host: str, port: int, workers: int) -> None:
     """Serve the analysts' review console (needs MONITOR_SECRET_KEY and a migrated database)."""
-    serve_console(rt, host, port)
+    serve_console(rt, host, port, workers=workers)
 
 
 COMMANDS: list[click.Command] = [serve]

@@ -62,6 +62,16 @@ def create_app(
     return app
 
 
+def from_environment() -> FastAPI:
+    """The console as each process of ``monitor serve --workers N`` builds it (a uvicorn
+    factory): settings from the environment, which the parent already checked."""
+    from monitor.config import load_settings
+    from monitor.store.db import make_engine, session_factory
+
+    settings = load_settings()
+    return create_app(settings, session_factory(make_engine(settings.database_url)))
+
+
 def _add_probes(app: FastAPI, sessions: sessionmaker[Session], metrics: Metrics) -> None:
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> PlainTextResponse:

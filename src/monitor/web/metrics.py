@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -63,28 +65,51 @@ class ProcessMetrics(Collector):
                 yield family
 
 
+class SharedMetrics(Collector):
+    """The request metrics of every worker of ``monitor serve --workers N``, summed.
+
+    prometheus_client's multiprocess mode keeps each process's values in files under
+    PROMETHEUS_MULTIPROC_DIR; a scrape reaches one worker, which reads them all. Only the
+    console's own families are taken: the collector-side ones are never updated here."""
+
+    def __init__(self, path: str, names: set[str]) -> None:
+        self.files = MultiProcessCollector(None, path)  # type: ignore[no-untyped-call]
+        self.names = names
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self.files.collect():  # type: ignore[no-untyped-call]
+            if family.name in self.names:
+                yield family
+
+
 class Metrics:
     """One registry per app, so tests can build many apps in one process."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.registry = CollectorRegistry()
+        shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        own = None if shared else self.registry
         self.requests = Counter(
             "monitor_http_requests",
             "Console HTTP requests",
             ["method", "route", "status"],
-            registry=self.registry,
+            registry=own,
         )
         self.latency = Histogram(
             "monitor_http_request_duration_seconds",
             "Console request latency",
             ["route"],
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0),
-            registry=self.registry,
+            registry=own,
         )
         self.registry.register(DatabaseCollector(sessions))
-        self.registry.register(
-            ProcessMetrics({"monitor_alert_outbox_depth", "monitor_database_up"})
-        )
+        if shared:
+            names = {"monitor_http_requests", "monitor_http_request_duration_seconds"}
+            self.registry.register(SharedMetrics(shared, names))
+        else:
+            self.registry.register(
+                ProcessMetrics({"monitor_alert_outbox_depth", "monitor_database_up"})
+            )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
