@@ -18,6 +18,7 @@ from monitor.config import Settings
 from monitor.web import admin, alerts, auth, login, operators, overview, posts, queue
 from monitor.web.app_helpers import wants_json
 from monitor.web.auth import CsrfRejected, Forbidden, LoginLimiter, NotAuthenticated, SessionCodec
+from monitor.web.limits import ConcurrencyLimit, pool_capacity
 from monitor.web.metrics import Metrics, MetricsMiddleware
 from monitor.web.render import make_env, render
 from monitor.web.security import SecurityHeaders
@@ -56,7 +57,9 @@ def create_app(
         app.include_router(module.router)
     _add_probes(app, sessions, metrics)
     _add_error_handlers(app)
-    # Added last = outermost: headers wrap everything, metrics see the final status.
+    # Added last = outermost: headers wrap everything, metrics see the final status and the
+    # time a request waited for its turn.
+    app.add_middleware(ConcurrencyLimit, limit=pool_capacity(sessions))
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(SecurityHeaders)
     return app

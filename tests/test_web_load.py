@@ -1,0 +1,81 @@
+"""More analysts at once than the process has database connections: everyone is served."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+
+import httpx
+import pytest
+from sqlalchemy import event
+
+from monitor.store.db import make_engine, session_factory
+from monitor.web.app import create_app
+from tests.alert_receivers import free_port
+from tests.conftest import Database
+from tests.web_support import PASSWORD, make_users, seed, settings
+
+
+def test_requests_beyond_the_pool_wait_their_turn(sqlite_db: Database) -> None:
+    import uvicorn
+
+    make_users(sqlite_db.sessions)
+    seed(sqlite_db.sessions)
+    # Two connections and a short timeout: without the door, requests holding the two
+    # connections wait for threads that are all blocked waiting for a connection, until the
+    # pool gives up (HTTP 500 after pool_timeout).
+    engine = make_engine(sqlite_db.url, pool_size=2, max_overflow=0, pool_timeout=3)
+
+    def slow_database(*_: object) -> None:
+        time.sleep(0.02)  # so that requests overlap rather than finish one by one
+
+    event.listen(engine, "before_cursor_execute", slow_database)
+    app = create_app(settings(), session_factory(engine))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "console did not start"
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+
+    async def analysts(n: int) -> list[int]:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+            page = await client.get("/login")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert token
+            signed_in = await client.post(
+                "/login",
+                data={"username": "analyst", "password": PASSWORD, "csrf_token": token.group(1)},
+            )
+            assert signed_in.status_code == 303
+            pages = await asyncio.gather(*(client.get("/") for _ in range(n)))
+            return [p.status_code for p in pages]
+
+    try:
+        started = time.monotonic()
+        # More at once than anyio's 40 threads, so threads can all be waiting on the pool.
+        statuses = asyncio.run(analysts(60))
+        elapsed = time.monotonic() - started
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        engine.dispose()
+    assert statuses == [200] * 60
+    assert elapsed < 30, f"{elapsed:.0f} s: requests stalled on the pool"
+
+
+@pytest.mark.parametrize("pool", [(3, 4, 7), (1, 0, 1)])
+def test_door_is_as_wide_as_the_pool(sqlite_db: Database, pool: tuple[int, int, int]) -> None:
+    from monitor.web.limits import pool_capacity
+
+    size, overflow, expected = pool
+    engine = make_engine(sqlite_db.url, pool_size=size, max_overflow=overflow)
+    try:
+        assert pool_capacity(session_factory(engine)) == expected
+    finally:
+        engine.dispose()
