@@ -1,10 +1,10 @@
 """Review console under load: 1 M posts / 100 k flags, 20 concurrent analysts on 127.0.0.1.
 
     python bench/console.py [--posts 1000000] [--flags 100000] [--clients 20] [--seconds 60]
-                            [--think S] [--database-url URL] [--reseed]
+                            [--think S] [--workers N] [--database-url URL] [--reseed]
 
-Seeds the database once (reused while its post count matches; --reseed starts over), serves
-the console with uvicorn in a subprocess, then has each client sign in and mix queue pages
+Seeds the database once (reused while its post count matches; --reseed starts over), runs
+`monitor serve --workers N` in a subprocess, then has each client sign in and mix queue pages
 (filters, sorts, next pages), searches and post pages. Prints p50/p95/p99 per request kind
 and overall, and the error count. Target (issue #5): p95 < 150 ms, 0 errors.
 """
@@ -147,27 +147,6 @@ def seed(engine: Engine, posts: int, flags: int) -> None:
     print(f"seeded in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
 
 
-def serve(url: str, port: int) -> None:
-    import uvicorn
-
-    from monitor.config import Settings
-    from monitor.web.app import create_app
-
-    engine = make_engine(url, pool_size=25, max_overflow=10)
-    settings = Settings(database_url=url, secret_key="bench-secret-key-0123456789")
-    app = create_app(settings, session_factory(engine))
-    # As `monitor serve` runs it (one process), minus the access log.
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-    )
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -177,19 +156,23 @@ def free_port() -> int:
 async def client_loop(
     base: str, deadline: float, post_ids: list[int], groups: list[int], seed_: int, think: float
 ) -> tuple[dict[str, list[float]], int, list[str]]:
-    import httpx
+    import aiohttp
 
     rng = random.Random(seed_)
     lat: dict[str, list[float]] = defaultdict(list)
     errors: list[str] = []
-    async with httpx.AsyncClient(base_url=base, timeout=30, follow_redirects=False) as c:
-        page = await c.get("/login")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-        assert token, page.text[:200]
-        r = await c.post(
-            "/login", data={"username": USER, "password": PASSWORD, "csrf_token": token.group(1)}
-        )
-        assert r.status_code == 303, r.status_code
+    # aiohttp rather than httpx: on 2 shared cores the load generator competes with the server,
+    # and aiohttp spends about a sixth of httpx's CPU per request. unsafe=True: keep the
+    # session cookie of a server addressed by IP.
+    jar = aiohttp.CookieJar(unsafe=True)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(base, cookie_jar=jar, timeout=timeout) as c:
+        async with c.get("/login") as page:
+            token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text())
+        assert token, "no CSRF token on /login"
+        form = {"username": USER, "password": PASSWORD, "csrf_token": token.group(1)}
+        async with c.post("/login", data=form, allow_redirects=False) as r:
+            assert r.status == 303, r.status
         cursor = ""
         while time.perf_counter() < deadline:
             if think:
@@ -219,19 +202,21 @@ async def client_loop(
             else:
                 kind, url = "post", f"/posts/{rng.choice(post_ids)}"
             t = time.perf_counter()
+            body = ""
             try:
-                r = await c.get(url)
-                ok = r.status_code == 200
-            except httpx.HTTPError as exc:
-                ok, r = False, None
+                async with c.get(url, allow_redirects=False) as r:
+                    body = await r.text()
+                    status = r.status
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                status = 0
                 errors.append(f"{url}: {type(exc).__name__}")
             lat[kind].append(time.perf_counter() - t)
-            if not ok:
-                if r is not None:
-                    errors.append(f"{url}: HTTP {r.status_code}")
+            if status != 200:
+                if status:
+                    errors.append(f"{url}: HTTP {status}")
                 continue
             if kind.startswith("queue"):
-                nxt = re.search(r'<a rel="next" href="/\?([^"]+)"', r.text)
+                nxt = re.search(r'<a rel="next" href="/\?([^"]+)"', body)
                 cursor = nxt.group(1).replace("&amp;", "&") if nxt else ""
     return lat, len(errors), errors[:5]
 
@@ -284,12 +269,11 @@ def main() -> int:
         default=0.0,
         help="mean pause between a client's requests, in s (0: back to back, the worst case)",
     )
+    ap.add_argument(
+        "--workers", type=int, default=2, help="`monitor serve --workers N` (default 2)"
+    )
     ap.add_argument("--reseed", action="store_true")
-    ap.add_argument("--serve-only", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.serve_only:
-        serve(args.database_url, args.serve_only)
-        return 0
     flags = args.flags if args.flags is not None else args.posts // 10
     if args.reseed and args.database_url.startswith("sqlite:///"):
         Path(args.database_url.removeprefix("sqlite:///")).unlink(missing_ok=True)
@@ -309,9 +293,25 @@ def main() -> int:
         print(f"seeding {args.posts:,} posts / {flags:,} flags…", file=sys.stderr)
         seed(engine, args.posts, flags)
     port = free_port()
+    # The console as operators run it, minus the access log (log level WARNING).
     server = subprocess.Popen(
-        [sys.executable, __file__, "--database-url", args.database_url, "--serve-only", str(port)],
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        [
+            sys.executable,
+            "-m",
+            "monitor",
+            "serve",
+            "--port",
+            f"{port}",
+            "--workers",
+            f"{args.workers}",
+        ],
+        env={
+            **os.environ,
+            "MONITOR_DATABASE_URL": args.database_url,
+            "MONITOR_SECRET_KEY": "bench-secret-key-0123456789",
+            "MONITOR_LOG_LEVEL": "WARNING",
+            "PYTHONWARNINGS": "ignore",
+        },
     )
     try:
         import httpx
@@ -324,7 +324,7 @@ def main() -> int:
                 time.sleep(0.2)
         print(
             f"{args.clients} clients, think {args.think} s, {args.seconds:.0f} s "
-            f"against {engine.dialect.name}"
+            f"against {engine.dialect.name}, {args.workers} server process(es)"
         )
         errors = asyncio.run(
             load(f"http://127.0.0.1:{port}", args.clients, args.seconds, engine, args.think)
