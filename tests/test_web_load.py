@@ -79,3 +79,55 @@ def test_door_is_as_wide_as_the_pool(sqlite_db: Database, pool: tuple[int, int, 
         assert pool_capacity(session_factory(engine)) == expected
     finally:
         engine.dispose()
+
+
+def test_a_settled_console_is_compiled_and_out_of_the_collectors_sight(
+    sqlite_db: Database,
+) -> None:
+    import gc
+
+    from monitor.web.app import settle
+
+    app = create_app(settings(), sqlite_db.sessions)
+    before = len(gc.get_objects())
+    try:
+        settle(app)
+        env = app.state.jinja
+        compiled = {key[1] for key in env.cache}
+        assert {"queue.html", "post.html", "base.html"} <= compiled
+        # Full collections no longer walk what the process built before serving.
+        assert gc.get_freeze_count() >= before // 2
+        assert len(gc.get_objects()) < before // 10
+    finally:
+        gc.unfreeze()
+
+
+def test_door_lets_in_a_few_at_a_time_and_never_holds_up_probes() -> None:
+    from starlette.types import Receive, Scope, Send
+
+    from monitor.web.limits import ConcurrencyLimit
+
+    inside, most = 0, 0
+
+    async def page(scope: Scope, receive: Receive, send: Send) -> None:
+        nonlocal inside, most
+        inside += 1
+        most = max(most, inside)
+        await asyncio.sleep(0.02)
+        inside -= 1
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def run() -> tuple[int, int]:
+        nonlocal most
+        door = ConcurrencyLimit(page, limit=3)
+        transport = httpx.ASGITransport(app=door)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            await asyncio.gather(*(client.get("/") for _ in range(12)))
+            pages, most = most, 0
+            await asyncio.gather(*(client.get("/healthz") for _ in range(12)))
+            return pages, most
+
+    pages, probes = asyncio.run(run())
+    assert pages == 3
+    assert probes == 12

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     telegram_web_base: str = "https://t.me"
     secret_key: SecretStr | None = None
     console_url: str = "http://127.0.0.1:8000"
+    console_concurrency: int = Field(default=4, ge=1, le=100)
     ingest_batch_size: int = Field(default=1000, ge=1, le=50_000)
     collect_interval: int = Field(default=300, ge=10)
     recent_window_hours: float = Field(default=48.0, ge=0)

@@ -21,7 +21,7 @@ def serve_console(
     database (sessions are cookies, the login limit is a table) or in a metrics directory."""
     import uvicorn
 
-    from monitor.web import create_app
+    from monitor.web.app import create_app, settle
 
     # Refuse a placeholder key and an old schema before anything listens (exit 2).
     secret = rt.settings.console_secret(demo=demo)
@@ -29,7 +29,7 @@ def serve_console(
     log_level = rt.settings.log_level.lower()
     click.echo(f"review console on http://{host}:{port}/ (Ctrl-C stops it)", err=True)
     if workers == 1:
-        app = create_app(rt.settings, sessions, demo=demo, secret=secret)
+        app = settle(create_app(rt.settings, sessions, demo=demo, secret=secret))
         uvicorn.run(
             app,
             host=host,

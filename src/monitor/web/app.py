@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,8 @@ def create_app(
     _add_error_handlers(app)
     # Added last = outermost: headers wrap everything, metrics see the final status and the
     # time a request waited for its turn.
-    app.add_middleware(ConcurrencyLimit, limit=pool_capacity(sessions))
+    limit = min(settings.console_concurrency, pool_capacity(sessions))
+    app.add_middleware(ConcurrencyLimit, limit=limit)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(SecurityHeaders)
     return app
@@ -72,7 +74,20 @@ def from_environment() -> FastAPI:
     from monitor.store.db import make_engine, session_factory
 
     settings = load_settings()
-    return create_app(settings, session_factory(make_engine(settings.database_url)))
+    return settle(create_app(settings, session_factory(make_engine(settings.database_url))))
+
+
+def settle(app: FastAPI) -> FastAPI:
+    """Ready the app of a serving process: templates compiled now, then everything built so far
+    frozen out of the garbage collector's sight. Its full collections otherwise walk some 120 k
+    long-lived objects (the ORM, routes, templates): a ~100 ms pause of the whole process
+    about every hundred pages."""
+    env = app.state.jinja
+    for name in env.list_templates():
+        env.get_template(name)
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 def _add_probes(app: FastAPI, sessions: sessionmaker[Session], metrics: Metrics) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
@@ -100,15 +101,18 @@ class QueueQuery:
     def params(self, **changes: Any) -> dict[str, str]:
         """Non-default values as query parameters, for links and forms."""
         out: dict[str, str] = {}
-        for f in fields(replace(self, **changes)):
-            value = getattr(replace(self, **changes), f.name)
+        changed = replace(self, **changes)
+        for f in fields(changed):
+            value = getattr(changed, f.name)
             if value in ("", None, False) or (f.name == "sort" and value == "severity"):
                 continue
             out[f.name] = "1" if value is True else str(value)
         return out
 
 
+@cache
 def latest_decision() -> Any:
+    """Built once: statements are immutable, and building this one cost ~0.2 ms a page."""
     return (
         select(Review.decision)
         .where(Review.post_id == Post.id, Review.decision.in_(DECISIONS))
@@ -119,6 +123,7 @@ def latest_decision() -> Any:
     )
 
 
+@cache
 def latest_assignee() -> Any:
     return (
         select(Review.assigned_to)
