@@ -8,8 +8,11 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
+from monitor.alerts.subscriptions import add_subscription
+from monitor.config import Settings
 from monitor.store.models import AlertOutbox, AuditLog, Subscription, User, utcnow
 from monitor.store.users import add_user
 
@@ -34,8 +37,12 @@ class Console:
     db: Database
     seeded: Seeded
 
+    # The local receivers tests deliver to are on 127.0.0.1, which the console refuses unless
+    # an operator allowed it.
+    private_hosts: str = "127.0.0.1"
+
     def client(self, who: str) -> TestClient:
-        client = make_client(self.db.sessions)
+        client = make_client(self.db.sessions, alert_private_hosts=self.private_hosts)
         assert login(client, who) == 303
         return client
 
@@ -416,3 +423,65 @@ def test_anonymous_is_sent_to_login(console: Console) -> None:
     for path in ("/subscriptions", "/alerts/failed"):
         resp = client.get(path)
         assert resp.status_code == 303 and resp.headers["location"].startswith("/login")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "json://127.0.0.1:9/hook",
+        "jsons://localhost/hook",
+        "json://169.254.169.254/latest/meta-data",  # cloud metadata
+        "form://10.1.2.3:5432/",
+        "json://[::1]:8000/metrics",
+        "json://[::ffff:127.0.0.1]/x",
+        "mailto://user:pw@example.com?smtp=192.168.1.10",
+    ],
+)
+def test_console_refuses_destinations_on_private_networks(console: Console, url: str) -> None:
+    console.private_hosts = ""
+    page = create(console.client("admin"), "probe", url)
+    assert "not a public host" in page and "MONITOR_ALERT_PRIVATE_HOSTS" in page
+    assert console.sub("probe") is None
+
+
+def test_send_test_refuses_a_private_destination_saved_elsewhere(
+    console: Console,
+    webhook: WebhookReceiver,  # noqa: F811
+) -> None:
+    with console.db.sessions.begin() as s:  # as `monitor alerts add` would, unchecked
+        add_subscription(s, "cli-hook", webhook.url, owner_id=console.user_id("analyst"))
+    console.private_hosts = ""
+    sub = console.sub("cli-hook")
+    assert sub is not None
+    status, location = act(console.client("analyst"), sub.id, "test")
+    assert status == 303
+    assert flash(location).startswith("cli-hook: not sent: 127.0.0.1 is not a public host")
+    assert webhook.received == []
+
+
+@pytest.mark.parametrize("allowed", ["127.0.0.1", "127.0.0.0/8", "10.0.0.0/8, 127.0.0.1"])
+def test_operators_can_allow_private_hosts(
+    console: Console,
+    webhook: WebhookReceiver,  # noqa: F811
+    allowed: str,
+) -> None:
+    console.private_hosts = allowed
+    analyst = console.client("analyst")
+    create(analyst, "lan-hook", webhook.url)
+    sub = console.sub("lan-hook")
+    assert sub is not None
+    _, location = act(analyst, sub.id, "test")
+    assert "test message delivered" in flash(location)
+    assert len(webhook.received) == 1
+
+
+def test_hosted_services_are_not_host_checked(console: Console) -> None:
+    console.private_hosts = ""
+    create(console.client("analyst"), "bot", "tgram://123456789:ABCdefGhIJKlmnOPQ/1234567")
+    assert console.sub("bot") is not None
+
+
+def test_allowed_private_hosts_setting_is_validated() -> None:
+    with pytest.raises(ValidationError, match="alert_private_hosts"):
+        Settings(alert_private_hosts="10.0.0.0/33")
+    assert Settings(alert_private_hosts="ntfy.lan, 10.0.0.0/8").alert_private_hosts

@@ -234,7 +234,7 @@ def matrix(  # type: ignore[no-untyped-def]
             "POST",
             "/subscriptions",
             "analyst",
-            {"name": "matrix-sub", "url": "json://127.0.0.1:9/hook", "min_severity": "high"},
+            {"name": "matrix-sub", "url": "json://93.184.215.14:9/hook", "min_severity": "high"},
             303,
         ),
         ("POST", f"/subscriptions/{sub_id}", "analyst", {"action": "disable"}, 303),

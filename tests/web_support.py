@@ -7,6 +7,7 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,12 +49,14 @@ class Seeded:
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 
 
-def settings() -> Settings:
-    return Settings(secret_key=SECRET, console_url="http://testserver", config_dir=CONFIG)
+def settings(**overrides: Any) -> Settings:
+    return Settings(
+        secret_key=SECRET, console_url="http://testserver", config_dir=CONFIG, **overrides
+    )
 
 
-def make_client(sessions: sessionmaker[Session]) -> TestClient:
-    return TestClient(create_app(settings(), sessions), follow_redirects=False)
+def make_client(sessions: sessionmaker[Session], **overrides: Any) -> TestClient:
+    return TestClient(create_app(settings(**overrides), sessions), follow_redirects=False)
 
 
 def make_users(sessions: sessionmaker[Session]) -> None:

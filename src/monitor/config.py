@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     alert_lease_seconds: int = Field(default=120, ge=5)
     alert_rate_per_minute: int = Field(default=30, ge=1)
     alert_poll_seconds: float = Field(default=10.0, gt=0)
+    alert_private_hosts: str = ""
     # Reliability (issue #7); documented in docs/settings.md.
     db_retry_max: float = Field(default=30.0, ge=0.5, le=600)
     metrics_port: int = Field(default=0, ge=0, le=65535)
@@ -89,6 +90,17 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("alert_private_hosts")
+    @classmethod
+    def _hosts(cls, value: str) -> str:
+        from monitor.alerts.destinations import parse_allowed
+
+        try:
+            parse_allowed(value)
+        except ConfigError as exc:
+            raise ValueError(exc.message) from None
+        return value
 
     @property
     def telegram_enabled(self) -> bool:

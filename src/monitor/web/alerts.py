@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from monitor.alerts.destinations import refuse_private
 from monitor.alerts.render import Message
 from monitor.alerts.sender import apprise_notify
 from monitor.alerts.subscriptions import add_subscription, redact
@@ -187,6 +188,7 @@ def subscription_add(
     except ValueError:
         digest = -1  # add_subscription refuses it with its own message
     try:
+        refuse_private(url.strip(), request.app.state.settings.alert_private_hosts)
         with request.app.state.sessions.begin() as db:
             owner_id: int | None = me.id
             if owner and owner != me.username:
@@ -243,7 +245,13 @@ def subscription_update(
         return _back("/subscriptions", f"removed subscription {name}")
     if action != "test":
         return _back("/subscriptions", f"{action}d subscription {name}")
-    console = request.app.state.settings.console_url
+    settings = request.app.state.settings
+    try:
+        # Also for subscriptions made before this check or from the CLI.
+        refuse_private(url, settings.alert_private_hosts)
+    except ConfigError as exc:
+        return _back("/subscriptions", f"{name}: not sent: {exc.message}")
+    console = settings.console_url
     message = Message(
         title="[TEST] monitor alert subscription",
         body=f"This is a test of subscription {name} from {console}, sent by {me.username}.\n",
