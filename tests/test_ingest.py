@@ -12,7 +12,7 @@ from monitor.collect.records import ForwardInfo, MediaInfo, PostRecord
 from monitor.pipeline import Pipeline
 from monitor.store.channels import ensure_channel
 from monitor.store.ingest import Changed
-from monitor.store.models import Channel, Post, PostVersion
+from monitor.store.models import Channel, CollectionRun, Post, PostVersion
 from tests.conftest import Database
 
 T0 = datetime(2023, 11, 1, 6, 0, tzinfo=UTC)
@@ -154,3 +154,33 @@ def test_view_counts_update_without_a_new_version(db: Database, channel_id: int)
     with db.sessions() as s:
         assert s.scalars(select(Post.views)).one() == 250
     assert counts(db) == (1, 1)
+
+
+def test_a_pass_that_never_recorded_its_end_is_marked_interrupted(
+    db: Database, channel_id: int
+) -> None:
+    with db.sessions.begin() as s:
+        other = ensure_channel(s, "@Other_Channel", source="telethon").id
+        # What a SIGKILL (or the database going away) in the middle of a pass leaves behind.
+        s.add_all(
+            [
+                CollectionRun(channel_id=channel_id, source="telethon", status="running"),
+                CollectionRun(channel_id=channel_id, source="import", status="running"),
+                CollectionRun(channel_id=other, source="telethon", status="running"),
+            ]
+        )
+    Pipeline(db.sessions).run(channel_id, [rec(1)], source="telethon")
+    with db.sessions() as s:
+        runs = s.execute(
+            select(CollectionRun.channel_id, CollectionRun.source, CollectionRun.status).order_by(
+                CollectionRun.id
+            )
+        ).all()
+        stale = s.scalars(select(CollectionRun).where(CollectionRun.status == "interrupted")).one()
+    assert [tuple(r) for r in runs] == [
+        (channel_id, "telethon", "interrupted"),
+        (channel_id, "import", "running"),  # another source may still be at it
+        (other, "telethon", "running"),  # another channel's pass is not this one's business
+        (channel_id, "telethon", "ok"),
+    ]
+    assert stale.finished_at is not None and "process killed" in (stale.error or "")

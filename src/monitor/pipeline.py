@@ -13,7 +13,7 @@ from datetime import datetime
 from itertools import islice
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
@@ -25,6 +25,8 @@ from monitor.config import Settings
 from monitor.logs import collection_run_var
 from monitor.store.ingest import Changed, IngestResult, ingest
 from monitor.store.models import Channel, CollectionRun, Group, utcnow
+
+INTERRUPTED = "the pass ended without recording its result (process killed or database lost)"
 
 Hook = Callable[[Session, Channel, list[Changed]], None]
 
@@ -105,6 +107,17 @@ class Pipeline:
         """
         summary = RunSummary()
         with self.sessions.begin() as session:
+            # One pass per channel and source at a time (leases), so a "running" row left
+            # from before is a pass that never recorded its end: killed, or the database lost.
+            session.execute(
+                update(CollectionRun)
+                .where(
+                    CollectionRun.channel_id == channel_id,
+                    CollectionRun.source == source,
+                    CollectionRun.status == "running",
+                )
+                .values(status="interrupted", finished_at=utcnow(), error=INTERRUPTED)
+            )
             run = CollectionRun(channel_id=channel_id, source=source, status="running")
             session.add(run)
             session.flush()

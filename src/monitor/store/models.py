@@ -201,7 +201,8 @@ class CollectionRun(Base):
     source: Mapped[str] = mapped_column(String(20))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
-    status: Mapped[str] = mapped_column(String(20), default="running")  # running|ok|partial|error
+    # running | ok | partial | error | interrupted (a pass that never recorded its end)
+    status: Mapped[str] = mapped_column(String(20), default="running")
     fetched: Mapped[int] = mapped_column(Integer, default=0)
     new: Mapped[int] = mapped_column(Integer, default=0)
     edited: Mapped[int] = mapped_column(Integer, default=0)
