@@ -11,9 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from telethon import errors
 
-from monitor.collect.collector import Collector, PassResult
+from monitor.collect.collector import Collector
 from monitor.collect.fake import FakeTelegramClient, photo, video, voice
 from monitor.collect.session import SessionLock
+from monitor.collect.source import PassResult
 from monitor.collect.telegram import TelethonSource
 from monitor.config import Settings
 from monitor.errors import ConfigError

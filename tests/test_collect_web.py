@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from monitor.collect.collector import Collector, PassResult
-from monitor.collect.source import MarkupChanged
+from monitor.collect.collector import Collector
+from monitor.collect.source import MarkupChanged, PassResult
 from monitor.collect.web import WebSource, count, parse_page
 from monitor.config import Settings
 from monitor.pipeline import build_pipeline

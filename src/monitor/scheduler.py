@@ -29,8 +29,9 @@ from sqlalchemy import ColumnElement, and_, or_, select, text
 
 from monitor import metrics
 from monitor.alerts.sender import Sender, SendSummary
-from monitor.collect.collector import Collector, PassResult
+from monitor.collect.collector import Collector
 from monitor.collect.leases import Leases
+from monitor.collect.source import PassResult
 from monitor.store.db import unavailable
 from monitor.store.models import Channel
 
@@ -118,7 +119,7 @@ class Service:
         if "telethon" not in c.sources or "telethon" in c.unavailable:
             return Channel.source == "web"
         with c.sessions.begin() as s:
-            account = c.account_id(s)
+            account = c.account.id(s)
         return or_(
             Channel.source == "web",
             and_(

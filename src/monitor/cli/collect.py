@@ -15,8 +15,9 @@ import click
 
 from monitor.alerts.sender import Sender
 from monitor.cli.context import Runtime
-from monitor.collect.collector import Collector, PassResult
+from monitor.collect.collector import Collector
 from monitor.collect.leases import Leases
+from monitor.collect.source import PassResult
 from monitor.collect.wiring import live_sources, worker_name
 from monitor.errors import ConfigError
 
@@ -50,7 +51,7 @@ async def _collect(rt: Runtime, handle: str | None, *, service: bool, once: bool
     async with live_sources(settings) as (sources, unavailable):
         collector = Collector(pipeline, settings, sources, unavailable=unavailable, leases=leases)
         if "telethon" in sources:
-            collector.mark_account("ok")
+            collector.account.mark("ok")
         if service:
             svc = Service(collector, leases, _sender(rt))
             if once:

@@ -12,16 +12,17 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import cast
 
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from monitor import metrics
+from monitor.collect.accounts import AccountRow
 from monitor.collect.leases import Leases
-from monitor.collect.ranges import Ranges, merge, subtract
+from monitor.collect.listing import Window, changes, load_window
+from monitor.collect.ranges import Ranges, merge
 from monitor.collect.records import PostRecord, Source
 from monitor.collect.source import (
     AccountUnusable,
@@ -29,6 +30,7 @@ from monitor.collect.source import (
     ChannelState,
     Cooldown,
     NotConfigured,
+    PassResult,
     PostSource,
     SourceError,
 )
@@ -38,52 +40,14 @@ from monitor.logs import channel_var
 from monitor.pipeline import Pipeline
 from monitor.store.channels import ensure_channel, get_channel
 from monitor.store.db import unavailable
-from monitor.store.models import Account, Channel, Group, Post, utcnow
+from monitor.store.models import Channel, Group, Post, utcnow
 
 log = logging.getLogger(__name__)
-# message id -> (text sha256, views, forwards) as stored
-Window = dict[int, tuple[str, int | None, int | None]]
-
-
-@dataclass(slots=True)
-class PassResult:
-    handle: str
-    outcome: str  # ok | skipped | cooldown | error
-    message: str = ""
-    status: str = "ok"
-    new: int = 0
-    edited: int = 0
-    deleted: int = 0
-
-    @property
-    def failed(self) -> bool:
-        return self.outcome == "error"
-
-    def line(self) -> str:
-        if self.outcome == "ok":
-            return f"{self.handle}: {self.new} new, {self.edited} edited, {self.deleted} deleted"
-        return f"{self.handle}: {self.outcome}: {self.message}"
-
-
-def _unchanged(rec: PostRecord, window: Window) -> bool:
-    known = window.get(rec.message_id)
-    if known is None or rec.deleted:
-        return False
-    sha, views, forwards = known
-    return (
-        rec.sha256 == sha
-        and (rec.views is None or rec.views == views)
-        and (rec.forwards is None or rec.forwards == forwards)
-    )
 
 
 def _first_line(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
-
-
-def _inside(mid: int, covered: Ranges) -> bool:
-    return any(lo <= mid <= hi for lo, hi in covered)
 
 
 class Collector:
@@ -106,7 +70,7 @@ class Collector:
         self.clock = clock
         self.stopping = False
         self.resolve_blocked_until: datetime | None = None
-        self._account_id: int | None = None
+        self.account = AccountRow(self.sessions, settings, clock)
         self._titles: dict[int, str | None] = {}
         # Metric labels per channel: (source, group); group names cached by group id.
         self._labels: dict[int, tuple[str, str]] = {}
@@ -136,51 +100,7 @@ class Collector:
 
         return list(await asyncio.gather(*(one(cid) for cid in ids)))
 
-    # -- accounts --------------------------------------------------------------------------
-
-    def account_id(self, s: Session) -> int:
-        if self._account_id is None:
-            name = self.settings.telegram_account
-            acc = s.scalar(select(Account).where(Account.name == name))
-            if acc is None:
-                acc = Account(name=name, session_path=str(self.settings.telegram_session))
-                s.add(acc)
-                s.flush()
-            self._account_id = acc.id
-        return self._account_id
-
-    def mark_account(
-        self, status: str, error: str | None = None, until: datetime | None = None
-    ) -> None:
-        with self.sessions.begin() as s:
-            acc = s.get_one(Account, self.account_id(s))
-            acc.status, acc.last_error, acc.cooldown_until = status, error, until
-            if status == "revoked":
-                s.execute(
-                    update(Channel)
-                    .where(Channel.source == "telethon", Channel.account_id.in_([acc.id, None]))
-                    .values(status="revoked", last_error=error, last_error_at=self.clock())
-                    .execution_options(synchronize_session=False)
-                )
-
     # -- one channel -----------------------------------------------------------------------
-
-    def _window(self, s: Session, channel_id: int, now: datetime) -> Window:
-        """Stored live posts re-read this pass to catch edits and deletions, as last stored."""
-        hours, posts = self.settings.recent_window_hours, self.settings.recent_window_posts
-        if not hours or not posts:
-            return {}
-        rows = s.execute(
-            select(Post.message_id, Post.text_sha256, Post.views, Post.forwards)
-            .where(
-                Post.channel_id == channel_id,
-                Post.deleted_at.is_(None),
-                Post.date >= now - timedelta(hours=hours),
-            )
-            .order_by(Post.message_id.desc())
-            .limit(posts)
-        )
-        return {r.message_id: (r.text_sha256, r.views, r.forwards) for r in rows}
 
     def _source(self, kind: str) -> PostSource:
         if kind in self.unavailable:
@@ -237,7 +157,13 @@ class Collector:
                     [list(g) for g in ch.gaps or []],
                     ch.cooldown_until,
                 )
-                window = self._window(s, channel_id, now)
+                window = load_window(
+                    s,
+                    channel_id,
+                    now,
+                    self.settings.recent_window_hours,
+                    self.settings.recent_window_posts,
+                )
             if kind == "export":
                 return PassResult(
                     handle, "skipped", "export channels are filled by `monitor import`"
@@ -288,7 +214,7 @@ class Collector:
             ch = ensure_channel(s, state.handle, title=found.title)
             ch.telegram_id, ch.access_hash = found.telegram_id, found.access_hash
             # An access hash is only valid for the account that obtained it.
-            ch.account_id = self.account_id(s)
+            ch.account_id = self.account.id(s)
         return ChannelState(
             state.channel_id, state.handle, state.cursor, found.telegram_id, found.access_hash
         )
@@ -323,19 +249,14 @@ class Collector:
         backfill: bool = False,
     ) -> tuple[PassResult | None, Ranges]:
         """Store what a listing showed; None when nothing changed (no pipeline run at all)."""
-        top = max(fetched, default=0)
-        new_gaps = gaps
-        if not backfill and state.cursor > 0 and top > state.cursor:
-            new_gaps = gaps + subtract([[state.cursor + 1, top]], covered)
-        new_gaps = subtract(new_gaps, covered)
-        gone = [mid for mid in window if mid not in fetched and _inside(mid, covered)]
+        found = changes(state.cursor, fetched, covered, window, gaps, backfill=backfill)
+        new_gaps, records, gone = found.gaps, found.records, found.gone
         if new_gaps != gaps:
             # Before the posts: if we die in between, a recorded gap is back-filled harmlessly,
             # while an unrecorded one would be lost behind the advanced cursor.
             with self.sessions.begin() as s:
                 s.get_one(Channel, state.channel_id).gaps = new_gaps
         # Posts re-read exactly as stored are left out: an idle pass costs no write at all.
-        records = [fetched[mid] for mid in sorted(fetched) if not _unchanged(fetched[mid], window)]
         if not records and not gone:
             return None, new_gaps
         if gone:
@@ -416,8 +337,8 @@ class Collector:
             # Every further Telethon pass in this process stops here, without calling Telegram.
             self.unavailable["telethon"] = exc
             log.error("telegram account %s unusable: %s", self.settings.telegram_account, exc)
-            self.mark_account("revoked", str(exc))
+            self.account.mark("revoked", str(exc))
         elif kind == "telethon" and isinstance(exc, Cooldown):
-            self.mark_account("cooldown", str(exc), exc.until)
+            self.account.mark("cooldown", str(exc), exc.until)
         outcome = "cooldown" if isinstance(exc, Cooldown) else "error"
         return PassResult(handle, outcome, str(exc), exc.status)

@@ -1,4 +1,4 @@
-"""The interface every live source implements, and the errors a pass can end with.
+"""The interface every live source implements, the errors a pass can end with, and its result.
 
 A source lists a channel's posts as *batches*; each batch names the id range it is
 authoritative for (``low``..``high``): every post that exists in that range is in the batch
@@ -114,3 +114,23 @@ class AccountUnusable(SourceError):
 
 class NotConfigured(SourceError):
     status = "not configured"
+
+
+@dataclass(slots=True)
+class PassResult:
+    handle: str
+    outcome: str  # ok | skipped | cooldown | error
+    message: str = ""
+    status: str = "ok"
+    new: int = 0
+    edited: int = 0
+    deleted: int = 0
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == "error"
+
+    def line(self) -> str:
+        if self.outcome == "ok":
+            return f"{self.handle}: {self.new} new, {self.edited} edited, {self.deleted} deleted"
+        return f"{self.handle}: {self.outcome}: {self.message}"
