@@ -18,10 +18,10 @@ from monitor.collect.export import (
     ExportChannel,
     ExportFormatError,
     Rejected,
-    message_to_record,
     open_export,
     read_export,
 )
+from monitor.collect.export_message import message_to_record
 from monitor.collect.records import ForwardInfo, MediaInfo, PostRecord
 from monitor.errors import ConfigError, RecordError
 
