@@ -1,0 +1,61 @@
+"""Database tables, as SQLAlchemy 2 typed mappings. The schema itself is created only by Alembic.
+
+Importing this package registers every table on ``Base.metadata``."""
+
+from monitor.store.models.core import (
+    NAMING_CONVENTION,
+    Account,
+    Base,
+    BigId,
+    Channel,
+    ChannelName,
+    CollectionRun,
+    Group,
+    JSONType,
+    Match,
+    Post,
+    PostVersion,
+    RuleSetVersion,
+    SignalRow,
+    Suppression,
+    UTCDateTime,
+    utcnow,
+)
+from monitor.store.models.people import (
+    REVIEW_DECISIONS,
+    AlertOutbox,
+    AuditLog,
+    Delivery,
+    LoginFailure,
+    Review,
+    Subscription,
+    User,
+)
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "REVIEW_DECISIONS",
+    "Account",
+    "AlertOutbox",
+    "AuditLog",
+    "Base",
+    "BigId",
+    "Channel",
+    "ChannelName",
+    "CollectionRun",
+    "Delivery",
+    "Group",
+    "JSONType",
+    "LoginFailure",
+    "Match",
+    "Post",
+    "PostVersion",
+    "Review",
+    "RuleSetVersion",
+    "SignalRow",
+    "Subscription",
+    "Suppression",
+    "UTCDateTime",
+    "User",
+    "utcnow",
+]
