@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
-
-with warnings.catch_warnings():
-    # Starlette 1.x nudges towards httpx2, which is not a dependency of this project yet.
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    from starlette.testclient import TestClient
+from starlette.testclient import TestClient
 
 from monitor.collect.records import ForwardInfo, MediaInfo, PostRecord
 from monitor.config import Settings
