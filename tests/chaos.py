@@ -220,6 +220,7 @@ class ChaosReport:
     crash_window: int = 0  # keys a kill left received-but-not-marked (each may be resent once)
     duplicates_outside_window: list[str] = field(default_factory=list)
     posts_before_final: int = 0  # stored by the workers that were killed
+    kills_while_posting: int = 0  # kills before the world's last post appeared
     receipts_before_final: int = 0  # alert keys the killed workers delivered
     final_seconds: float = 0.0  # from the last restart to everything stored and delivered
     final_exit: int | None = None
@@ -270,7 +271,8 @@ class ChaosReport:
             f"duplicates: {self.duplicates} (crash window: {self.crash_window} keys received "
             "but not yet marked when a kill landed)",
             f"before the last restart: {self.posts_before_final} posts stored, "
-            f"{self.receipts_before_final} alert keys delivered",
+            f"{self.receipts_before_final} alert keys delivered; "
+            f"{self.kills_while_posting} of {self.kills} kills while posts were still arriving",
             f"recovery after the last restart: {self.final_seconds:.1f} s; "
             f"SIGTERM exit code {self.final_exit}; total {self.total_seconds:.0f} s",
         ]
@@ -434,9 +436,10 @@ def run_chaos(
     work.mkdir(parents=True, exist_ok=True)
     receipts = Receipts()
     server, hook_url = receipts.serve()
-    # The world grows for about as long as the kill phase lasts, so posts keep arriving
-    # while workers die.
-    expected_phase = kills * (sum(life) / 2 + 1.5)
+    # The world grows for longer than the kill phase usually lasts, so posts keep arriving
+    # while workers die (a slow machine stretches the phase: the last life alone may wait up
+    # to a minute for its first alert).
+    expected_phase = 1.5 * kills * (sum(life) / 2 + 1.5)
     world = World(
         seed,
         time.time() + 3.0,
@@ -471,6 +474,7 @@ def run_chaos(
             _reap(proc)
             died = time.time()
             report.kills += 1
+            report.kills_while_posting += died < world.end
             report.lives.append(died - born)
             time.sleep(0.15)  # let the webhook finish recording a request that was in flight
             # Keys this life delivered that are still not marked sent: the crash window.
