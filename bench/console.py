@@ -253,6 +253,15 @@ async def load(base: str, clients: int, seconds: float, engine: Engine, think: f
         f"{pct(everything, 95):>10.1f}{pct(everything, 99):>10.1f}"
     )
     print(f"throughput {len(everything) / seconds:.0f} req/s, errors {errors}")
+    # Clients keep their connection, so each stays with the server process that accepted it:
+    # a spread here is processes serving unequal numbers of clients, not unequal pages.
+    means = sorted(
+        statistics.fmean(x for v in lat.values() for x in v) * 1000
+        for lat, _, _ in results
+        if any(lat.values())
+    )
+    if means:
+        print(f"mean latency per client: {means[0]:.0f}–{means[-1]:.0f} ms")
     return errors
 
 
