@@ -15,11 +15,12 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from monitor import metrics
 from monitor.collect.accounts import AccountRow
+from monitor.collect.health import healthy
 from monitor.collect.leases import Leases
 from monitor.collect.listing import Window, changes, load_window
 from monitor.collect.ranges import Ranges, merge
@@ -300,20 +301,15 @@ class Collector:
                 error.status,
             )
             return result
-        values: dict[str, object] = {"status": "ok", "cooldown_until": None, "gaps": gaps}
+        params: dict[str, object] = {"cid": state.channel_id, "gaps": gaps}
         if stored is None:  # the pipeline did not run, so it did not stamp the success
-            values["last_success_at"] = self.clock()
+            params["at"] = self.clock()
         with self.sessions.begin() as s:
             if stored is None and s.get_bind().dialect.name == "postgresql":
                 # Only a health stamp: losing it in a server crash costs nothing (the next
                 # pass writes it again), so it need not wait for the WAL flush.
                 s.execute(text("SET LOCAL synchronous_commit TO OFF"))
-            s.execute(
-                update(Channel)
-                .where(Channel.id == state.channel_id)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
+            s.execute(healthy(stamp=stored is None), params)
             if title and title != self._titles.get(state.channel_id):
                 ensure_channel(s, state.handle, title=title)
         return result

@@ -1,4 +1,5 @@
-"""Channel health, for `monitor channels list` and the console (issue #4).
+"""Channel health, for `monitor channels list` and the console (issue #4), and the update that
+records a good pass.
 
 "Silent" compares the time since the newest post with the channel's own rhythm: the mean gap
 between its posts over the last two weeks. Militia channels post in bursts, so only a silence
@@ -9,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import Update, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from monitor.store.models import Channel, Post, utcnow
@@ -115,3 +117,22 @@ def channel_health(session: Session, *, now: datetime | None = None) -> list[Hea
             )
         )
     return rows
+
+
+@cache
+def healthy(*, stamp: bool) -> Update:
+    """The end of a good pass: status ok, gaps as they stand, and (``stamp``) the success time
+    when no store did it. Built once, like the window query (issue #4's per-channel budget)."""
+    values: dict[str, object] = {
+        "status": "ok",
+        "cooldown_until": None,
+        "gaps": bindparam("gaps", type_=Channel.__table__.c.gaps.type),
+    }
+    if stamp:
+        values["last_success_at"] = bindparam("at", type_=Channel.__table__.c.last_success_at.type)
+    return (
+        update(Channel)
+        .where(Channel.id == bindparam("cid"))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )

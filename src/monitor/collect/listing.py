@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from monitor.collect.ranges import Ranges, subtract
@@ -17,19 +18,29 @@ from monitor.store.models import Post
 Window = dict[int, tuple[str, int | None, int | None]]
 
 
+@cache
+def _window_query() -> Select[int, str, int | None, int | None]:
+    # Built once: constructing it and deriving its cache key cost more than running it on an
+    # idle pass (issue #4's 2 ms budget per channel).
+    return (
+        select(Post.message_id, Post.text_sha256, Post.views, Post.forwards)
+        .where(
+            Post.channel_id == bindparam("channel_id"),
+            Post.deleted_at.is_(None),
+            Post.date >= bindparam("since"),
+        )
+        .order_by(Post.message_id.desc())
+        .limit(bindparam("posts"))
+    )
+
+
 def load_window(s: Session, channel_id: int, now: datetime, hours: float, posts: int) -> Window:
     """Stored live posts re-read this pass to catch edits and deletions, as last stored."""
     if not hours or not posts:
         return {}
     rows = s.execute(
-        select(Post.message_id, Post.text_sha256, Post.views, Post.forwards)
-        .where(
-            Post.channel_id == channel_id,
-            Post.deleted_at.is_(None),
-            Post.date >= now - timedelta(hours=hours),
-        )
-        .order_by(Post.message_id.desc())
-        .limit(posts)
+        _window_query(),
+        {"channel_id": channel_id, "since": now - timedelta(hours=hours), "posts": posts},
     )
     return {r.message_id: (r.text_sha256, r.views, r.forwards) for r in rows}
 
