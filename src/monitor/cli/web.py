@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from typing import TYPE_CHECKING
 
 import click
 
 from monitor.cli.context import Runtime
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 def serve_console(
@@ -26,36 +30,30 @@ def serve_console(
     # Refuse a placeholder key and an old schema before anything listens (exit 2).
     secret = rt.settings.console_secret(demo=demo)
     sessions = rt.migrated_sessions()
-    log_level = rt.settings.log_level.lower()
     click.echo(f"review console on http://{host}:{port}/ (Ctrl-C stops it)", err=True)
+    app: FastAPI | str = "monitor.web.app:from_environment"
+    shared = None
     if workers == 1:
         app = settle(create_app(rt.settings, sessions, demo=demo, secret=secret))
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            log_level=log_level,
-            proxy_headers=False,
-            server_header=False,
-        )
-        return
-    rt.close()  # the workers open their own connections
-    shared = tempfile.mkdtemp(prefix="monitor-metrics-")
-    # Read by prometheus_client when each (spawned) worker imports it.
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
+    else:
+        rt.close()  # the workers open their own connections
+        shared = tempfile.mkdtemp(prefix="monitor-metrics-")
+        # Read by prometheus_client when each (spawned) worker imports it.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
     try:
         uvicorn.run(
-            "monitor.web.app:from_environment",
-            factory=True,
+            app,
+            factory=shared is not None,
             workers=workers,
             host=host,
             port=port,
-            log_level=log_level,
+            log_level=rt.settings.log_level.lower(),
             proxy_headers=False,
             server_header=False,
         )
     finally:
-        shutil.rmtree(shared, ignore_errors=True)
+        if shared is not None:
+            shutil.rmtree(shared, ignore_errors=True)
 
 
 @click.command("serve")
