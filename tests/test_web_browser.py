@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +25,7 @@ from .web_support import (
     add_match,
     make_users,
     seed,
+    serving,
     settings,
     store_posts,
 )
@@ -63,33 +61,12 @@ class Served:
     seeded: Seeded
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def served(sqlite_db: Database) -> Iterator[Served]:
-    import uvicorn
-
     make_users(sqlite_db.sessions)
     seeded = seed(sqlite_db.sessions)
-    port = free_port()
-    app = create_app(settings(), sqlite_db.sessions)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            pytest.fail("console did not start")
-        time.sleep(0.05)
-    try:
-        yield Served(f"http://127.0.0.1:{port}", sqlite_db, seeded)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(create_app(settings(), sqlite_db.sessions)) as url:
+        yield Served(url, sqlite_db, seeded)
 
 
 @pytest.fixture

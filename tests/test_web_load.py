@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
 import time
 
 import httpx
@@ -13,14 +12,11 @@ from sqlalchemy import event
 
 from monitor.store.db import make_engine, session_factory
 from monitor.web.app import create_app
-from tests.alert_receivers import free_port
 from tests.conftest import Database
-from tests.web_support import PASSWORD, make_users, seed, settings
+from tests.web_support import PASSWORD, make_users, seed, serving, settings
 
 
 def test_requests_beyond_the_pool_wait_their_turn(sqlite_db: Database) -> None:
-    import uvicorn
-
     make_users(sqlite_db.sessions)
     seed(sqlite_db.sessions)
     # Two connections and a short timeout: without the door, requests holding the two
@@ -32,18 +28,8 @@ def test_requests_beyond_the_pool_wait_their_turn(sqlite_db: Database) -> None:
         time.sleep(0.02)  # so that requests overlap rather than finish one by one
 
     event.listen(engine, "before_cursor_execute", slow_database)
-    app = create_app(settings(), session_factory(engine))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "console did not start"
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
 
-    async def analysts(n: int) -> list[int]:
+    async def analysts(base: str, n: int) -> list[int]:
         async with httpx.AsyncClient(base_url=base, timeout=60) as client:
             page = await client.get("/login")
             token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
@@ -57,13 +43,12 @@ def test_requests_beyond_the_pool_wait_their_turn(sqlite_db: Database) -> None:
             return [p.status_code for p in pages]
 
     try:
-        started = time.monotonic()
-        # More at once than anyio's 40 threads, so threads can all be waiting on the pool.
-        statuses = asyncio.run(analysts(60))
-        elapsed = time.monotonic() - started
+        with serving(create_app(settings(), session_factory(engine))) as base:
+            started = time.monotonic()
+            # More at once than anyio's 40 threads, so threads can all be waiting on the pool.
+            statuses = asyncio.run(analysts(base, 60))
+            elapsed = time.monotonic() - started
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         engine.dispose()
     assert statuses == [200] * 60
     assert elapsed < 30, f"{elapsed:.0f} s: requests stalled on the pool"
