@@ -221,6 +221,28 @@ async def client_loop(
     return lat, len(errors), errors[:5]
 
 
+def cpu_seconds(parent: int) -> dict[int, float]:
+    """CPU time so far of each child process of ``parent`` (the server's workers), from /proc."""
+    out: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:  # ppid
+            out[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def calibrate() -> float:
+    """Seconds for 10 M empty loop steps: this shared machine's speed of the moment."""
+    t = time.perf_counter()
+    for _ in range(10_000_000):
+        pass
+    return time.perf_counter() - t
+
+
 def pct(values: list[float], p: float) -> float:
     if len(values) < 2:
         return values[0] * 1000 if values else 0.0
@@ -335,9 +357,14 @@ def main() -> int:
             f"{args.clients} clients, think {args.think} s, {args.seconds:.0f} s "
             f"against {engine.dialect.name}, {args.workers} server process(es)"
         )
+        print(f"machine: 10 M Python loop steps in {calibrate():.2f} s")
+        before = cpu_seconds(server.pid)
         errors = asyncio.run(
             load(f"http://127.0.0.1:{port}", args.clients, args.seconds, engine, args.think)
         )
+        used = [t - before.get(pid, 0.0) for pid, t in cpu_seconds(server.pid).items()]
+        # Each worker's share shows whether the load reached every process.
+        print("server CPU per process: " + ", ".join(f"{u:.1f} s" for u in sorted(used)))
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=20)

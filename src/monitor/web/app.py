@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from monitor.config import Settings
 from monitor.web import admin, alerts, auth, login, operators, overview, posts, queue
 from monitor.web.app_helpers import wants_json
 from monitor.web.auth import CsrfRejected, Forbidden, LoginLimiter, NotAuthenticated, SessionCodec
+from monitor.web.balance import LoadBoard, Rebalance
 from monitor.web.limits import ConcurrencyLimit, pool_capacity
 from monitor.web.metrics import Metrics, MetricsMiddleware
 from monitor.web.render import make_env, render
@@ -35,9 +37,11 @@ def create_app(
     *,
     demo: bool = False,
     secret: str | None = None,
+    board: LoadBoard | None = None,
 ) -> FastAPI:
     """The console over ``sessions``; ``secret`` defaults to ``settings.console_secret(demo)``,
-    which refuses a placeholder key outside the demo."""
+    which refuses a placeholder key outside the demo. ``board``: where the processes of
+    ``monitor serve --workers N`` even out their connections."""
     app = FastAPI(
         title="monitor review console",
         docs_url=None,
@@ -64,6 +68,7 @@ def create_app(
     app.add_middleware(ConcurrencyLimit, limit=limit)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(Rebalance, board=board)
     return app
 
 
@@ -74,7 +79,10 @@ def from_environment() -> FastAPI:
     from monitor.store.db import make_engine, session_factory
 
     settings = load_settings()
-    return settle(create_app(settings, session_factory(make_engine(settings.database_url))))
+    shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")  # set by the parent: see cli/web.py
+    board = LoadBoard(Path(shared) / "connections") if shared else None
+    sessions = session_factory(make_engine(settings.database_url))
+    return settle(create_app(settings, sessions, board=board))
 
 
 def settle(app: FastAPI) -> FastAPI:
