@@ -43,8 +43,9 @@ def queue_page(
     qq = QueueQuery.parse(request.query_params)
     here = request.url.path + ("?" + request.url.query if request.url.query else "")
     rows, nxt = page_rows(db, qq, me.id)
-    groups = db.execute(select(Group.id, Group.name).order_by(Group.name)).all()
-    channels = db.execute(select(Channel.id, Channel.handle).order_by(Channel.handle)).all()
+    conn = db.connection()
+    groups = conn.execute(select(Group.id, Group.name).order_by(Group.name)).all()
+    channels = conn.execute(select(Channel.id, Channel.handle).order_by(Channel.handle)).all()
     return render(
         request,
         "queue.html",
