@@ -16,7 +16,7 @@ from monitor.web.auth import Principal, read_session
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-def _when(value: datetime | None) -> str:
+def when(value: datetime | None) -> str:
     if value is None:
         return "—"
     if value.tzinfo is not UTC:  # the database hands back UTC already: skip the conversion
@@ -49,9 +49,13 @@ def make_env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["when"] = _when
+    from monitor.web.rows import options, queue_rows  # rows uses this module's filters
+
+    env.filters["when"] = when
     env.filters["ago"] = _ago
     env.globals["urlencode"] = urlencode
+    env.globals["queue_rows"] = queue_rows
+    env.globals["options"] = options
     return env
 
 
