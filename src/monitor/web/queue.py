@@ -99,8 +99,8 @@ def export_rows(session: Session, qq: QueueQuery, me_id: int | None) -> Iterator
     qq_page = qq
     while True:
         ids_rows = session.execute(
-            build(session, qq_page, me_id, Post.id, Post.date, Match.severity_rank).limit(
-                EXPORT_PAGE
+            build(
+                session, qq_page, me_id, Post.id, Post.date, Match.severity_rank, limit=EXPORT_PAGE
             )
         ).all()
         if not ids_rows:
