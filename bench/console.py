@@ -222,7 +222,8 @@ async def client_loop(
 
 
 def cpu_seconds(parent: int) -> dict[int, float]:
-    """CPU time so far of each child process of ``parent`` (the server's workers), from /proc."""
+    """CPU time so far of ``parent`` (the server: with several workers, their supervisor) and
+    of each of its child processes, from /proc."""
     out: dict[int, float] = {}
     tick = os.sysconf("SC_CLK_TCK")
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -230,7 +231,7 @@ def cpu_seconds(parent: int) -> dict[int, float]:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == parent:  # ppid
+        if int(fields[1]) == parent or int(stat.parent.name) == parent:  # ppid, pid
             out[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / tick
     return out
 

@@ -165,3 +165,18 @@ def test_export_carries_the_filtered_queue_with_review_state(signed_in) -> None:
     assert table[0]["channel"] == "sarayat_test"
     with db.sessions() as ses:
         assert ses.query(Review).count() == 1
+
+
+def test_assigned_to_me_shows_each_analyst_their_own_posts(signed_in) -> None:  # type: ignore[no-untyped-def]
+    db, s, client = signed_in
+    token = csrf(client)
+    for post, who in ((s.posts["threat"], "analyst"), (s.posts["verse"], "operator")):
+        r = client.post(f"/posts/{post}/assign", data={"assign_to": who, "csrf_token": token})
+        assert r.status_code in (200, 303)
+    assert shown(client, "mine=1") == [s.posts["threat"]]
+    # A second analyst in the same process: built statements are kept per filter (for the
+    # whole process), never shared across users where the filter names the user.
+    other = make_client(db.sessions)
+    assert login(other, "operator") == 303
+    assert shown(other, "mine=1") == [s.posts["verse"]]
+    assert shown(client, "mine=1") == [s.posts["threat"]]
