@@ -81,7 +81,6 @@ class Rebalance:
         self.clock = clock
         self._seen: dict[tuple[str, int], float] = {}
         self._refreshed = -REFRESH_SECONDS
-        self._least_other: int | None = None
 
     def active(self) -> int:
         return len(self._seen)
@@ -100,8 +99,8 @@ class Rebalance:
             self._refreshed = now
             self._seen = {k: t for k, t in self._seen.items() if now - t < ACTIVE_SECONDS}
             self.board.post(len(self._seen))
-            self._least_other = self.board.least_other()
-            surplus = self._least_other is not None and len(self._seen) > self._least_other + 1
+            least_other = self.board.least_other()
+            surplus = least_other is not None and len(self._seen) > least_other + 1
         if not surplus:
             await self.app(scope, receive, send)
             return
