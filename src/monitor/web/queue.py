@@ -6,12 +6,13 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import replace
+from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from monitor.match.rules import KINDS
@@ -44,8 +45,9 @@ def queue_page(
     here = request.url.path + ("?" + request.url.query if request.url.query else "")
     rows, nxt = page_rows(db, qq, me.id)
     conn = db.connection()
-    groups = conn.execute(select(Group.id, Group.name).order_by(Group.name)).all()
-    channels = conn.execute(select(Channel.id, Channel.handle).order_by(Channel.handle)).all()
+    groups_stmt, channels_stmt = _filter_lists()
+    groups = conn.execute(groups_stmt).all()
+    channels = conn.execute(channels_stmt).all()
     return render(
         request,
         "queue.html",
@@ -65,6 +67,16 @@ def queue_page(
             "next_q": urlencode({"next": here}),
             "verbs": VERBS,
         },
+    )
+
+
+@cache
+def _filter_lists() -> tuple[Select[int, str], Select[int, str]]:
+    """The statements of the filter form's group and channel lists, built once like the
+    queue's own (#5 benchmark)."""
+    return (
+        select(Group.id, Group.name).order_by(Group.name),
+        select(Channel.id, Channel.handle).order_by(Channel.handle),
     )
 
 
