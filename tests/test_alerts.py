@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,10 +15,13 @@ from sqlalchemy import func, select
 from monitor.alerts.render import Message, Renderer
 from monitor.alerts.sender import Sender, apprise_notify
 from monitor.alerts.subscriptions import add_subscription
+from monitor.collect.collector import Collector
+from monitor.collect.leases import Leases
 from monitor.collect.records import PostRecord
 from monitor.config import Settings, load_settings
 from monitor.match import Matcher, load_rules
 from monitor.pipeline import Pipeline, build_pipeline
+from monitor.scheduler import Service
 from monitor.store.models import AlertOutbox, Delivery, utcnow
 from tests.alert_receivers import SmtpReceiver, WebhookReceiver, smtp, webhook
 from tests.conftest import CONFIG, Database, add_channel
@@ -349,3 +353,42 @@ def test_concurrent_senders_never_deliver_twice(world: World, webhook: WebhookRe
     with world.db.sessions() as s:
         assert s.scalar(select(func.count()).select_from(AlertOutbox).where(
             AlertOutbox.status == "sent")) == 40  # fmt: skip
+
+
+def test_a_stop_waits_for_the_delivery_in_hand(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SIGTERM while a message is on the wire: the service marks it sent before it exits."""
+    cid = world.channel("nujaba_main", "Harakat al-Nujaba")
+    world.subscribe("desk", "json://127.0.0.1:9/hook", min_severity="medium")
+    world.post(cid, READY)
+    on_the_wire, answered = threading.Event(), threading.Event()
+
+    def slow(url: str, message: Message) -> tuple[bool, str | None]:
+        on_the_wire.set()
+        return answered.wait(10), None
+
+    settings = world.settings.model_copy(update={"alert_poll_seconds": 0.1})
+    sender = Sender(world.db.sessions, settings, Renderer(CONFIG), notify=slow, clock=world.clock)
+    leases = Leases(world.db.sessions, "w1", ttl=60)
+    collector = Collector(world.pipeline, settings, {}, leases=leases)
+    service = Service(collector, leases, sender)
+
+    async def go() -> bool:
+        stop = asyncio.Event()
+        task = asyncio.create_task(service.serve(stop))
+        for _ in range(200):
+            if on_the_wire.is_set():
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.sleep(0.5)
+        waited = not task.done()
+        answered.set()
+        await asyncio.wait_for(task, 10)
+        return waited
+
+    assert asyncio.run(go()), "the service exited with a delivery in hand"
+    [row] = world.outbox()
+    assert row.status == "sent"
+    assert not [r for r in caplog.records if r.exc_info]

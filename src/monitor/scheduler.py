@@ -2,7 +2,8 @@
 
 Jobs are built from the database at start and re-synced with the leases every third of the
 lease time (channels added, disabled, taken over from a dead worker, or handed to a new one).
-SIGTERM/SIGINT stop new passes; passes in flight store the batch in hand and return, then the
+SIGTERM/SIGINT stop new passes; passes in flight store the batch in hand and return, deliveries in
+flight record their outcome (up to ``GRACE`` seconds, then they are cancelled), then the
 leases are released so other workers take over at once instead of after the expiry.
 With a Sender, the service also delivers the alert outbox every ``alert_poll_seconds``.
 
@@ -20,6 +21,8 @@ import logging
 import random
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import tenacity
@@ -60,6 +63,22 @@ class Service:
         self.backoff = tenacity.wait_exponential(multiplier=0.5, max=retry_max) + (
             tenacity.wait_random(0, min(1.0, retry_max / 10))
         )
+
+    @contextmanager
+    def _in_hand(self) -> Iterator[None]:
+        """Keep the current job's task for the graceful stop to wait on.
+
+        A job still running when the loop closes is destroyed mid-await, which APScheduler
+        logs as a traceback and which, for a delivery, drops the outcome of alerts already sent.
+        """
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        try:
+            yield
+        finally:
+            if task is not None:
+                self._inflight.discard(task)
 
     # -- database outages ------------------------------------------------------------------
 
@@ -141,7 +160,8 @@ class Service:
         if self.sender is None or self.database_down:
             return None
         try:
-            summary = await asyncio.to_thread(self.sender.send_due)
+            with self._in_hand():
+                summary = await asyncio.to_thread(self.sender.send_due)
         except Exception as exc:
             if not unavailable(exc):
                 raise
@@ -161,14 +181,8 @@ class Service:
     async def _job(self, channel_id: int) -> None:
         if self.database_down:
             return
-        task = asyncio.current_task()
-        if task is not None:
-            self._inflight.add(task)
-        try:
+        with self._in_hand():
             result = await self.collector.collect_channel(channel_id)
-        finally:
-            if task is not None:
-                self._inflight.discard(task)
         if result.status == "database":
             self._database_down(result.message)
             return
@@ -260,7 +274,12 @@ class Service:
             scheduler.pause()
             self.collector.stopping = True
             if self._inflight:
-                await asyncio.wait(set(self._inflight), timeout=GRACE)
+                _, late = await asyncio.wait(set(self._inflight), timeout=GRACE)
+                if late:
+                    log.warning("cancelling %d jobs still running after %.0f s", len(late), GRACE)
+                    for task in late:
+                        task.cancel()
+                    await asyncio.wait(late)
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)
@@ -268,8 +287,10 @@ class Service:
                 scheduler.shutdown(wait=False)
             self._scheduler = None
             self.collector.stopping = True
-            if self._probe is not None:
-                self._probe.cancel()
+            probe, self._probe = self._probe, None
+            if probe is not None and not probe.done():
+                probe.cancel()
+                await asyncio.gather(probe, return_exceptions=True)
             try:
                 self.leases.release()
             except Exception as exc:
