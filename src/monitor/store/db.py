@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,8 +13,15 @@ from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    InterfaceError,
+    InvalidatePoolError,
+    OperationalError,
+)
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from monitor.errors import ConfigError
 
@@ -47,10 +55,64 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if "connect_timeout" not in parsed.query:
         # A database host that drops packets must not hang a pass (or /readyz) for minutes.
         kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT)
-    return create_engine(parsed, pool_pre_ping=True, **kwargs)
+    engine = create_engine(parsed, **kwargs)
+    _ping_when_idle(engine)
+    return engine
 
 
 CONNECT_TIMEOUT = 10
+# A pooled connection unused for this long is tested before it is handed out.
+PING_AFTER_IDLE = 2.0
+_IDLE_SINCE = "monitor.idle_since"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """``pool_pre_ping``, but only for connections that sat idle.
+
+    The stock pre-ping costs a round trip, and outside autocommit a BEGIN too, on every
+    checkout: two of the ~13 waits on the server of a console page (#5 benchmark). A connection
+    handed back moments ago is as alive as a ping would show; one that sat idle (a server
+    restart, a firewall's idle timeout) is tested, and a dead one makes the pool drop every
+    connection older than it, as the stock pre-ping does.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle(_dbapi: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+            return  # a fresh connection, or one in steady use
+        # In autocommit, so that the ping neither costs a BEGIN nor leaves a transaction open,
+        # in which psycopg would refuse the switch to autocommit of a reader (below).
+        try:
+            dbapi.autocommit = True
+            try:
+                engine.dialect.do_ping(dbapi)
+            finally:
+                dbapi.autocommit = False
+        except Exception as exc:
+            raise InvalidatePoolError(f"idle connection failed its ping: {exc}") from exc
+
+
+def reader_sessions(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions for requests that only read (the console's GET pages).
+
+    On PostgreSQL they run in autocommit: no BEGIN and ROLLBACK around every page, and psycopg
+    keeps its prepared statements, which it drops on every ROLLBACK. Each statement then reads
+    its own snapshot, which a page of independent reads does not notice. SQLite keeps its
+    transactions, which cost no round trip.
+    """
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, Engine) or bind.dialect.name == "sqlite":
+        return sessions
+    return sessionmaker(
+        bind.execution_options(isolation_level="AUTOCOMMIT"),
+        expire_on_commit=False,
+        info={"autocommit": True},
+    )
 
 
 def unavailable(exc: BaseException) -> bool:

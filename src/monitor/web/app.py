@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from monitor.config import Settings
+from monitor.store.db import reader_sessions
 from monitor.web import admin, alerts, auth, login, operators, overview, posts, queue
 from monitor.web.app_helpers import wants_json
 from monitor.web.auth import CsrfRejected, Forbidden, LoginLimiter, NotAuthenticated, SessionCodec
@@ -50,6 +51,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.sessions = sessions
+    app.state.readers = reader_sessions(sessions)
     app.state.demo = demo
     app.state.codec = SessionCodec(secret or settings.console_secret(demo=demo))
     app.state.limiter = LoginLimiter()

@@ -117,11 +117,17 @@ def in_process(session: Session) -> bool:
 async def get_db(request: Request) -> AsyncIterator[Session]:
     """A session for the request. Async: opening one does no I/O, so it costs no round trip
     through the threadpool; closing one that talked to a database server (a rollback) does."""
-    session: Session = request.app.state.sessions()
+    reads = request.method in ("GET", "HEAD")
+    session: Session = (request.app.state.readers if reads else request.app.state.sessions)()
     try:
         yield session
     finally:
-        if session.in_transaction() and not in_process(session):
+        # An autocommit session has no transaction on the server to roll back.
+        if (
+            session.in_transaction()
+            and not session.info.get("autocommit")
+            and not in_process(session)
+        ):
             await run_in_threadpool(session.close)
         else:
             session.close()

@@ -97,7 +97,7 @@ def word_diff(old: str, new: str) -> list[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class _PageQueries:
-    post: Select[Post]
+    post: Select[Post, Channel, Group | None]
     versions: Select[PostVersion]
     match: Select[Match]
     signals: Select[SignalRow]
@@ -112,7 +112,11 @@ def _page_queries() -> _PageQueries:
     ``selectinload``, whose loader machinery was a quarter of the page."""
     pid: BindParameter[int] = bindparam("pid")
     return _PageQueries(
-        post=select(Post).where(Post.id == pid),
+        # One query for the post, its channel and its group: each is a wait on PostgreSQL.
+        post=select(Post, Channel, Group)
+        .join(Channel, Channel.id == Post.channel_id)
+        .outerjoin(Group, Group.id == Channel.group_id)
+        .where(Post.id == pid),
         versions=select(PostVersion).where(PostVersion.post_id == pid).order_by(PostVersion.id),
         match=select(Match).where(Match.post_id == pid),
         signals=select(SignalRow)
@@ -138,11 +142,10 @@ def post_page(
     post_id: int,
 ) -> Response:
     q = _page_queries()
-    post = db.scalars(q.post, {"pid": post_id}).first()
-    if post is None:
+    found = db.execute(q.post, {"pid": post_id}).first()
+    if found is None:
         raise HTTPException(404, "No such post.")
-    channel = db.get_one(Channel, post.channel_id)
-    group = db.get(Group, channel.group_id) if channel.group_id else None
+    post, channel, group = found
     match = db.scalars(q.match, {"pid": post_id}).first()
     signals = list(db.scalars(q.signals, {"mid": match.id})) if match else []
     stale = match is not None and match.text_sha256 != post.text_sha256
