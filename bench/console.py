@@ -28,6 +28,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, insert, select, text
 
+from machine import calibrate, cpu_seconds, database_cpu  # bench/machine.py
 from monitor.collect.records import PostRecord
 from monitor.store.channels import ensure_channel
 from monitor.store.db import make_engine, session_factory
@@ -221,29 +222,6 @@ async def client_loop(
     return lat, len(errors), errors[:5]
 
 
-def cpu_seconds(parent: int) -> dict[int, float]:
-    """CPU time so far of ``parent`` (the server: with several workers, their supervisor) and
-    of each of its child processes, from /proc."""
-    out: dict[int, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent or int(stat.parent.name) == parent:  # ppid, pid
-            out[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / tick
-    return out
-
-
-def calibrate() -> float:
-    """Seconds for 10 M empty loop steps: this shared machine's speed of the moment."""
-    t = time.perf_counter()
-    for _ in range(10_000_000):
-        pass
-    return time.perf_counter() - t
-
-
 def pct(values: list[float], p: float) -> float:
     if len(values) < 2:
         return values[0] * 1000 if values else 0.0
@@ -359,13 +337,18 @@ def main() -> int:
             f"against {engine.dialect.name}, {args.workers} server process(es)"
         )
         print(f"machine: 10 M Python loop steps in {calibrate():.2f} s")
-        before = cpu_seconds(server.pid)
+        before, db_before, own_before = cpu_seconds(server.pid), database_cpu(), time.process_time()
         errors = asyncio.run(
             load(f"http://127.0.0.1:{port}", args.clients, args.seconds, engine, args.think)
         )
         used = [t - before.get(pid, 0.0) for pid, t in cpu_seconds(server.pid).items()]
-        # Each worker's share shows whether the load reached every process.
+        # Each worker's share shows whether the load reached every process; the database's
+        # and the load generator's show what else took the same cores.
         print("server CPU per process: " + ", ".join(f"{u:.1f} s" for u in sorted(used)))
+        others = f"load generator {time.process_time() - own_before:.1f} s"
+        if engine.dialect.name == "postgresql":
+            others = f"PostgreSQL {database_cpu() - db_before:.1f} s, {others}"
+        print(f"other CPU: {others}")
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=20)

@@ -1,0 +1,47 @@
+"""What the benchmarks measure about the machine itself: its speed of the moment, and the CPU
+each process took. The machines are shared and their speed varies by up to 2x within minutes,
+so a figure means something only next to these."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+
+def cpu_seconds(parent: int) -> dict[int, float]:
+    """CPU time so far of ``parent`` (the server: with several workers, their supervisor) and
+    of each of its child processes, from /proc."""
+    out: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent or int(stat.parent.name) == parent:  # ppid, pid
+            out[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def calibrate() -> float:
+    """Seconds for 10 M empty loop steps: this shared machine's speed of the moment."""
+    t = time.perf_counter()
+    for _ in range(10_000_000):
+        pass
+    return time.perf_counter() - t
+
+
+def database_cpu() -> float:
+    """CPU time so far of every PostgreSQL process on this machine (server, backends, workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            raw = stat.read_text()
+        except OSError:
+            continue
+        name, fields = raw[raw.index("(") + 1 : raw.rindex(")")], raw.rsplit(")", 1)[1].split()
+        if name == "postgres":
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
