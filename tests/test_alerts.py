@@ -22,7 +22,7 @@ from monitor.config import Settings, load_settings
 from monitor.match import Matcher, load_rules
 from monitor.pipeline import Pipeline, build_pipeline
 from monitor.scheduler import Service
-from monitor.store.models import AlertOutbox, Delivery, utcnow
+from monitor.store.models import AlertOutbox, Delivery, Subscription, utcnow
 from tests.alert_receivers import SmtpReceiver, WebhookReceiver, smtp, webhook
 from tests.conftest import CONFIG, Database, add_channel
 
@@ -392,3 +392,30 @@ def test_a_stop_waits_for_the_delivery_in_hand(
     [row] = world.outbox()
     assert row.status == "sent"
     assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_a_console_subscription_is_checked_again_at_delivery(
+    world: World, webhook: WebhookReceiver
+) -> None:
+    """DNS rebinding: a name public when the console saved it may resolve inside the network
+    later. Here the receiver is on 127.0.0.1 all along, and no private host is allowed."""
+    cid = world.channel("nujaba_main", "Harakat al-Nujaba")
+    world.subscribe("console-hook", webhook.url, min_severity="medium", check_destination=True)
+    world.subscribe("cli-hook", webhook.url, min_severity="medium")  # the CLI's: trusted
+    world.post(cid, READY)
+    summary = world.sender().send_due()
+    assert (summary.sent, summary.retrying) == (1, 1)
+    by_sub = {row.subscription_id: row for row in world.outbox()}
+    with world.db.sessions() as s:
+        ids = dict(s.execute(select(Subscription.name, Subscription.id)).all())
+    refused, sent = by_sub[ids["console-hook"]], by_sub[ids["cli-hook"]]
+    assert [h.body["alert_keys"] for h in webhook.received] == [sent.dedup_key]
+    assert refused.status == "pending"
+    assert refused.last_error is not None
+    assert "127.0.0.1 is not a public host" in refused.last_error
+    # Once the host is public again, or an operator allows it, the retry goes out.
+    world.settings = world.settings.model_copy(update={"alert_private_hosts": "127.0.0.1"})
+    world.clock.advance(hours=1)
+    assert world.sender().send_due().sent == 1
+    assert {row.status for row in world.outbox()} == {"sent"}
+    assert sorted(webhook.keys()) == sorted([sent.dedup_key, refused.dedup_key])

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from monitor.store.db import make_engine
 from monitor.store.migrate import current_revision, head_revision, upgrade
@@ -61,3 +62,41 @@ def test_upgrade_is_idempotent(db: Database) -> None:
     before = shape(db.engine)
     upgrade(db.engine)
     assert shape(db.engine) == before
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_console_subscriptions_made_before_0004_are_checked_from_then_on(
+    backend: str, tmp_path: Path
+) -> None:
+    """Only the console gives a subscription an owner; those are the ones to check again."""
+    ctx = _postgres() if backend == "postgresql" else nullcontext(f"sqlite:///{tmp_path}/m.db")
+    with ctx as url:
+        engine = make_engine(url)
+        try:
+            upgrade(engine, "0003")
+            with engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "INSERT INTO users (id, username, password_hash, role, disabled,"
+                        " created_at) VALUES (1, 'ana', 'x', 'analyst', false, CURRENT_TIMESTAMP)"
+                    )
+                )
+                for name, owner in (("from-console", 1), ("from-cli", None)):
+                    conn.execute(
+                        text(
+                            "INSERT INTO subscriptions (name, url, owner_id, min_severity, kinds,"
+                            " groups, channels, refs, enabled, created_at) VALUES (:n,"
+                            " 'json://example.org/h', :o, 'high', '[]', '[]', '[]', '[]', true,"
+                            " CURRENT_TIMESTAMP)"
+                        ),
+                        {"n": name, "o": owner},
+                    )
+            upgrade(engine)
+            with engine.connect() as conn:
+                rows = conn.execute(text("SELECT name, check_destination FROM subscriptions"))
+                flags = {name: bool(flag) for name, flag in rows}
+        finally:
+            engine.dispose()
+    assert flags == {"from-console": True, "from-cli": False}

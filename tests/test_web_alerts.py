@@ -453,6 +453,7 @@ def test_send_test_refuses_a_private_destination_saved_elsewhere(
     console.private_hosts = ""
     sub = console.sub("cli-hook")
     assert sub is not None
+    assert not sub.check_destination
     status, location = act(console.client("analyst"), sub.id, "test")
     assert status == 303
     assert flash(location).startswith("cli-hook: not sent: 127.0.0.1 is not a public host")
@@ -470,6 +471,7 @@ def test_operators_can_allow_private_hosts(
     create(analyst, "lan-hook", webhook.url)
     sub = console.sub("lan-hook")
     assert sub is not None
+    assert sub.check_destination  # and again before every delivery
     _, location = act(analyst, sub.id, "test")
     assert "test message delivered" in flash(location)
     assert len(webhook.received) == 1

@@ -5,6 +5,9 @@ Any console user may save a subscription and press "send test", which makes this
 a connection to the URL's host and report how it went. Without a check that is a probe of the
 internal network (the database, the metrics port, cloud metadata at 169.254.169.254) for anyone
 with an analyst login. The CLI is not checked: its users already have the server's shell.
+The sender checks a console subscription again before each delivery (DNS rebinding); a name
+re-pointed between that check and apprise's own lookup still gets through, since the connection
+is apprise's to make.
 """
 
 from __future__ import annotations

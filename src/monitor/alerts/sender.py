@@ -19,9 +19,11 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import metrics
+from monitor.alerts.destinations import refuse_private
 from monitor.alerts.outbox import outbox_depth
 from monitor.alerts.render import Message, Renderer
 from monitor.config import Settings
+from monitor.errors import ConfigError
 from monitor.logs import add_url_secrets
 from monitor.store.models import AlertOutbox, Delivery, Subscription, utcnow
 
@@ -75,6 +77,7 @@ class _Batch:
     kind: str
     rows: list[tuple[int, str, dict[str, Any], int]]  # id, dedup key, payload, attempts
     limited: bool = False  # held back by the destination's rate limit
+    check: bool = False  # saved from the console: its hosts must still be public
 
 
 class Sender:
@@ -170,7 +173,7 @@ class Sender:
                 if result.rowcount == 1:  # type: ignore[attr-defined]
                     claimed.append((row.id, row.dedup_key, dict(row.payload), row.attempts + 1))
             kind = "digest" if sub.digest_minutes and head.kind == "flag" else head.kind
-            return _Batch(sub.id, sub.url, kind, claimed)
+            return _Batch(sub.id, sub.url, kind, claimed, check=sub.check_destination)
 
     def _companions(
         self, s: Session, head: AlertOutbox, sub: Subscription, now: datetime
@@ -217,7 +220,7 @@ class Sender:
 
     def _deliver(self, batch: _Batch, summary: SendSummary) -> None:
         message = self.renderer.render(batch.kind, [(key, p) for _, key, p, _ in batch.rows])
-        ok, error = self.notify(batch.url, message)
+        ok, error = self._refused(batch) or self.notify(batch.url, message)
         summary.messages += 1
         now = self.clock()
         with self.sessions.begin() as s:
@@ -248,6 +251,18 @@ class Sender:
                 )
         if not ok and error:
             summary.errors.append(error)
+
+    def _refused(self, batch: _Batch) -> tuple[bool, str] | None:
+        """A failed delivery when a console subscription's host now resolves inside the network
+        (DNS rebinding: the check when it was saved saw a public address). Retried like any
+        failure, since the name may point outside again."""
+        if not batch.check:
+            return None
+        try:
+            refuse_private(batch.url, self.settings.alert_private_hosts)
+        except ConfigError as exc:
+            return False, f"not delivered: {exc}"
+        return None
 
     def _wait(self, attempts: int) -> float:
         state = tenacity.RetryCallState(

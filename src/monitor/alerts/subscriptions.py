@@ -98,6 +98,7 @@ def add_subscription(
     quiet_hours: str | None = None,
     owner_id: int | None = None,
     actor: str = "cli",
+    check_destination: bool = False,
 ) -> Subscription:
     if session.scalar(select(Subscription.id).where(Subscription.name == name)) is not None:
         raise ConfigError(f"subscription {name!r} already exists", key="NAME")
@@ -125,6 +126,7 @@ def add_subscription(
         digest_minutes=digest_minutes,
         quiet_hours=quiet_hours,
         enabled=True,
+        check_destination=check_destination,
     )
     session.add(sub)
     session.add(

@@ -208,6 +208,7 @@ def subscription_add(
                 quiet_hours=quiet_hours.strip() or None,
                 owner_id=owner_id,
                 actor=me.username,
+                check_destination=True,
             )
     except ConfigError as exc:
         with request.app.state.sessions() as db:

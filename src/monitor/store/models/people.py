@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from monitor.store.models.core import Base, BigId, JSONType, utcnow
@@ -73,6 +73,9 @@ class Subscription(Base):
     digest_minutes: Mapped[int | None] = mapped_column(Integer)
     quiet_hours: Mapped[str | None] = mapped_column(String(20))  # "22:00-06:00" UTC
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Saved from the console: its hosts are checked again before every delivery, since a name
+    # that resolved to a public address when saved may point inside the network now.
+    check_destination: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
