@@ -97,7 +97,9 @@ def test_missing_export_and_unmigrated_database_exit_2(run_cli: CliRunner, tmp_p
     assert bad_handle.code == 2 and "not a channel handle" in bad_handle.err
 
 
-def test_export_posts_fields_jsonl_and_csv(run_cli: CliRunner, db: Database) -> None:
+def test_export_posts_fields_jsonl_and_csv(
+    run_cli: CliRunner, db: Database, tmp_path: Path
+) -> None:
     assert run_cli("import", str(SAMPLE), "--channel", "sarayat_alfajr", db_url=db.url).code == 0
     out = run_cli("export", "posts", "--format", "jsonl", db_url=db.url)
     assert out.code == 0
@@ -122,6 +124,12 @@ def test_export_posts_fields_jsonl_and_csv(run_cli: CliRunner, db: Database) -> 
     assert kaabi["flagged"] and "threat" in {s["kind"] for s in kaabi["signals"]}
     for sig in kaabi["signals"]:
         assert kaabi["text"][sig["start"] : sig["end"]] == sig["matched"]
+    # The signals are as `monitor scan` prints them, down to ref and refs on non-verse kinds.
+    posts_file = tmp_path / "kaabi.jsonl"
+    posts_file.write_text(json.dumps({"id": 3322, "text": kaabi["text"]}) + "\n", "utf-8")
+    [scanned] = [json.loads(line) for line in run_cli("scan", str(posts_file)).out.splitlines()]
+    assert kaabi["signals"] == scanned["signals"]
+    assert any(s["ref"] is None and s["refs"] == [] for s in kaabi["signals"])
 
     since = run_cli("export", "posts", "--since", "2023-11-02", db_url=db.url)
     dates = [json.loads(line)["date"] for line in since.out.splitlines()]

@@ -412,3 +412,19 @@ def test_headers_survive_an_unhandled_error() -> None:
     assert resp.status_code == 500
     assert resp.headers["content-security-policy"] == CSP
     assert "boom" not in resp.text
+
+
+def test_a_post_without_any_session_is_sent_to_sign_in(console) -> None:  # type: ignore[no-untyped-def]
+    """An expired or missing cookie: no token to check, so the answer is "sign in", not 403."""
+    db, seeded = console
+    client = make_client(db.sessions)
+    with db.sessions() as s:
+        before = s.scalar(select(func.count()).select_from(AuditLog))
+    path = f"/posts/{seeded.posts['verse']}/review"
+    form = {"decision": "confirmed", "note": "n"}
+    resp = client.post(path, data=form)
+    assert resp.status_code == 303 and resp.headers["location"].startswith("/login")
+    api = client.post(path, data=form, headers={"Accept": "application/json"})
+    assert api.status_code == 401
+    with db.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(AuditLog)) == before

@@ -53,10 +53,8 @@ def signal_dicts(match: Match | None) -> list[dict[str, Any]]:
         return []
     out = []
     for s in match.signals:
-        d: dict[str, Any] = {"kind": s.kind, "rule": s.rule}
-        if s.kind.startswith("verse_"):
-            d["ref"] = s.ref
-            d["refs"] = list(s.refs)
+        # The same keys as `monitor scan` prints, ref and refs included for every kind.
+        d: dict[str, Any] = {"kind": s.kind, "rule": s.rule, "ref": s.ref, "refs": list(s.refs or [])}
         d.update(start=s.start, end=s.end, matched=s.matched, score=s.score)
         out.append(d)
     return out

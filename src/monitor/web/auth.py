@@ -197,8 +197,15 @@ Admin = Annotated[Principal, Depends(admin)]
 
 
 async def check_csrf(request: Request) -> None:
-    """Every state change carries the token: a form field, or a header for scripted requests."""
-    expected = read_session(request).get("c")
+    """Every state change carries the token: a form field, or a header for scripted requests.
+
+    A request with no signed-in session at all is told to sign in (a redirect, or 401 for an
+    API client) rather than refused as forged: it has no token to give, and it changes nothing.
+    """
+    session = read_session(request)
+    if "u" not in session and request.url.path != "/login":
+        raise NotAuthenticated()
+    expected = session.get("c")
     given = request.headers.get("x-csrf-token")
     if given is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
