@@ -146,3 +146,28 @@ def test_bad_since_is_a_usage_error(run_cli: CliRunner) -> None:
     run_cli("db", "upgrade")
     result = run_cli("export", "posts", "--since", "last tuesday")
     assert result.code == 2 and "--since: not a date" in result.err
+
+
+def test_scan_tells_jsonl_from_an_export_by_content(run_cli: CliRunner, tmp_path: Path) -> None:
+    """The name does not decide: JSONL saved as `posts.json` is still JSONL, and a Desktop
+    export is recognised as a file, as its folder, on stdin and minified."""
+    cue = "ولا تهنوا ولا تحزنوا وأنتم الأعلون إن كنتم مؤمنين"
+    jsonl = "\n".join(json.dumps({"id": f"p{i}", "text": t}) for i, t in enumerate([cue, "صباح"]))
+    named_json = tmp_path / "posts.json"
+    named_json.write_text(jsonl + "\n", "utf-8")
+    from_file = run_cli("scan", str(named_json))
+    assert from_file.code == 0, from_file.err
+    assert [json.loads(line)["id"] for line in from_file.out.splitlines()] == ["p0", "p1"]
+    assert run_cli("scan", "-", input=jsonl).out == from_file.out
+
+    minified = tmp_path / "minified.json"
+    minified.write_text(json.dumps(json.loads(SAMPLE.read_text("utf-8"))), "utf-8")
+    runs = [
+        run_cli("scan", str(SAMPLE)),
+        run_cli("scan", str(SAMPLE.parent)),
+        run_cli("scan", "-", input=SAMPLE.read_text("utf-8")),
+        run_cli("scan", str(minified)),
+    ]
+    assert all(r.code == 0 for r in runs), [r.err for r in runs]
+    assert len(runs[0].out.splitlines()) == 46
+    assert all(r.out == runs[0].out for r in runs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import sys
 from pathlib import Path
 
@@ -13,11 +14,34 @@ from monitor.cli.data import EXIT_REJECTED, parse_since
 from monitor.collect.export import open_export
 from monitor.errors import ConfigError
 
+# Enough for any one post; a first line longer than this is a minified export, not a post.
+_FIRST_LINE_MAX = 1 << 20
 
-def _looks_like_jsonl(first_line: str) -> bool:
-    """A JSONL post is a whole object on one line; a Desktop export's first line is just `{`."""
-    stripped = first_line.strip()
-    return stripped.startswith("{") and stripped.endswith("}")
+
+def _looks_like_jsonl(first_line: bytes) -> bool:
+    """A JSONL post is a whole object on one line. A Desktop export's first line is just `{`;
+    minified, it is the whole export, which holds `messages`."""
+    stripped = first_line.strip().removeprefix(b"\xef\xbb\xbf")
+    if not (stripped.startswith(b"{") and stripped.endswith(b"}")):
+        return False
+    try:
+        first = json.loads(stripped)
+    except ValueError:
+        return False
+    return isinstance(first, dict) and "messages" not in first
+
+
+def _file_is_jsonl(path: Path) -> bool:
+    """Decided by the content, not the name: `posts.json` may well hold JSONL."""
+    try:
+        with path.open("rb") as fh:
+            line = fh.readline(_FIRST_LINE_MAX)
+            while line and not line.strip():
+                line = fh.readline(_FIRST_LINE_MAX)
+    except OSError:
+        return False  # the export reader reports it, naming the file
+    whole = line.endswith(b"\n") or len(line) < _FIRST_LINE_MAX
+    return whole and _looks_like_jsonl(line)
 
 
 @click.command("scan")
@@ -37,13 +61,11 @@ def scan(rt: Runtime, path: Path) -> None:
     if str(path) == "-":
         data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
         raw = data if isinstance(data, bytes) else data.encode("utf-8")
-        first = raw.lstrip()[:1]
-        text = raw.decode("utf-8", "replace")
-        if first == b"{" and _looks_like_jsonl(text.lstrip().split("\n", 1)[0]):
-            rejected = scan_jsonl(text.splitlines(), matcher, out, err)
+        if _looks_like_jsonl(raw.lstrip().split(b"\n", 1)[0]):
+            rejected = scan_jsonl(raw.decode("utf-8", "replace").splitlines(), matcher, out, err)
         else:
             rejected = scan_export(io.BytesIO(raw), matcher, out, err)
-    elif path.is_dir() or path.suffix == ".json":
+    elif path.is_dir() or (path.suffix == ".json" and not _file_is_jsonl(path)):
         with open_export(path) as fp:
             rejected = scan_export(fp, matcher, out, err)
     else:

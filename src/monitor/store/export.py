@@ -54,7 +54,12 @@ def signal_dicts(match: Match | None) -> list[dict[str, Any]]:
     out = []
     for s in match.signals:
         # The same keys as `monitor scan` prints, ref and refs included for every kind.
-        d: dict[str, Any] = {"kind": s.kind, "rule": s.rule, "ref": s.ref, "refs": list(s.refs or [])}
+        d: dict[str, Any] = {
+            "kind": s.kind,
+            "rule": s.rule,
+            "ref": s.ref,
+            "refs": list(s.refs or []),
+        }
         d.update(start=s.start, end=s.end, matched=s.matched, score=s.score)
         out.append(d)
     return out
