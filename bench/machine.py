@@ -6,22 +6,36 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+
+def _processes() -> Iterator[tuple[int, int, str, float]]:
+    """(pid, parent pid, name, CPU seconds so far) of every process, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            raw = stat.read_text()
+        except OSError:  # gone meanwhile
+            continue
+        name, fields = raw[raw.index("(") + 1 : raw.rindex(")")], raw.rsplit(")", 1)[1].split()
+        yield (
+            int(stat.parent.name),
+            int(fields[1]),
+            name,
+            (int(fields[11]) + int(fields[12])) / tick,
+        )
 
 
 def cpu_seconds(parent: int) -> dict[int, float]:
     """CPU time so far of ``parent`` (the server: with several workers, their supervisor) and
-    of each of its child processes, from /proc."""
-    out: dict[int, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent or int(stat.parent.name) == parent:  # ppid, pid
-            out[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / tick
-    return out
+    of each of its child processes."""
+    return {pid: cpu for pid, ppid, _, cpu in _processes() if parent in (pid, ppid)}
+
+
+def database_cpu() -> float:
+    """CPU time so far of every PostgreSQL process on this machine (server, backends, workers)."""
+    return sum(cpu for _, _, name, cpu in _processes() if name == "postgres")
 
 
 def calibrate() -> float:
@@ -30,18 +44,3 @@ def calibrate() -> float:
     for _ in range(10_000_000):
         pass
     return time.perf_counter() - t
-
-
-def database_cpu() -> float:
-    """CPU time so far of every PostgreSQL process on this machine (server, backends, workers)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            raw = stat.read_text()
-        except OSError:
-            continue
-        name, fields = raw[raw.index("(") + 1 : raw.rindex(")")], raw.rsplit(")", 1)[1].split()
-        if name == "postgres":
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
