@@ -136,7 +136,9 @@ def test_export_posts_fields_jsonl_and_csv(
     assert dates and all(d >= "2023-11-02" for d in dates) and len(dates) < 46
 
     as_csv = run_cli("export", "flags", "--format", "csv", db_url=db.url)
-    table = list(csv.DictReader(io.StringIO(as_csv.out)))
+    # A BOM first, for spreadsheets (#11): read as a file of UTF-8 with BOM would be.
+    assert as_csv.out.startswith("\ufeff")
+    table = list(csv.DictReader(io.StringIO(as_csv.out.encode().decode("utf-8-sig"))))
     assert table and all(r["flagged"] == "true" for r in table)
     assert list(table[0]) == [*fields, "review"]
     assert json.loads(table[0]["signals"])

@@ -332,7 +332,7 @@ def test_url_secrets_never_appear_in_any_page(console: Console) -> None:
         admin.get("/audit").text,
         create(analyst, "desk-tg", TGRAM),  # the duplicate-name error page
     ]
-    assert "tgram://***/…" in pages[1] and "tgram://***/…" in pages[3]
+    assert "tgram://…" in pages[1] and "tgram://…" in pages[3]
     assert "unauthorized" in pages[3] and "timed out" in pages[3]
     for page in pages:
         assert "AAHsecret" not in page

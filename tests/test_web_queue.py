@@ -160,7 +160,9 @@ def test_export_carries_the_filtered_queue_with_review_state(signed_in) -> None:
     assert verse["review"]["note"] == "cue verse, real"
     assert verse["signals"][0]["ref"] == "3:139" and VERSE_139 in verse["text"]
     assert rows[0]["review"]["state"] == "unreviewed"
-    table = list(csv.DictReader(io.StringIO(client.get("/export.csv?kind=verse_cue").text)))
+    raw = client.get("/export.csv?kind=verse_cue").content
+    assert raw.startswith(b"\xef\xbb\xbf")  # the UTF-8 BOM spreadsheets need (#11)
+    table = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
     assert len(table) == 1 and json.loads(table[0]["review"])["state"] == "confirmed"
     assert table[0]["channel"] == "sarayat_test"
     with db.sessions() as ses:

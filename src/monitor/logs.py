@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 import uuid
@@ -20,9 +21,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import IO, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from monitor.config import Settings
+from monitor.redaction import url_secrets, userinfo_secrets
 
 RUN_ID = uuid.uuid4().hex[:12]  # one per process: ties a process's lines together
 channel_var: ContextVar[str | None] = ContextVar("monitor_log_channel", default=None)
@@ -30,6 +32,7 @@ collection_run_var: ContextVar[int | None] = ContextVar("monitor_log_collection_
 
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 _secrets: set[str] = set()
+_WORD = re.compile(r"[a-z]+")
 _secrets_lock = threading.Lock()
 # Third-party loggers that would log a line per request or per job run at INFO.
 _QUIET = ("apscheduler", "httpx", "httpcore", "urllib3", "telethon", "apprise", "uvicorn.access")
@@ -43,21 +46,15 @@ def add_secret(value: str | None) -> None:
 
 
 def add_url_secrets(url: str) -> None:
-    """A notification or database URL: the whole URL, its password and its long tokens."""
-    add_secret(url)
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return
-    if parts.password:
-        add_secret(parts.password)
-        add_secret(unquote(parts.password))
-    tokens = [parts.hostname or "", *parts.path.split("/"), *parts.query.split("&")]
-    for token in tokens:
-        token = token.split("=", 1)[-1]
-        if len(token) >= 16:  # bot tokens, webhook ids, API keys
-            add_secret(token)
-            add_secret(unquote(token))
+    """A notification or database URL: the URL and every piece of it that may be a secret
+    (userinfo, token hosts, path segments, query values; see ``redaction.url_secrets``)."""
+    always = userinfo_secrets(url)
+    for secret in url_secrets(url):
+        # The registry masks these in every line of the process: a webhook's route name
+        # ("alerts", "notify") would blank that word everywhere, so all-lowercase words under
+        # 16 characters are left out, unless they are the URL's user name or password.
+        if secret in always or len(secret) >= 16 or not _WORD.fullmatch(secret):
+            add_secret(secret)
 
 
 def redact(text: str) -> str:

@@ -10,34 +10,37 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.errors import ConfigError
+from monitor.logs import add_url_secrets
 from monitor.match.rules import KINDS
 from monitor.match.severity import SEVERITIES
+from monitor.redaction import redact, redact_urls_in, scrub
 from monitor.store.models import AuditLog, Subscription
+
+__all__ = ["redact"]  # re-exported: callers show subscription URLs through it
 
 _QUIET = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 _REF = re.compile(r"^\d{1,3}:\d{1,3}$")
-# Schemes whose host part is itself the secret (a bot token or a webhook id).
-_TOKEN_IN_HOST = frozenset({"tgram", "slack", "discord", "matrix", "matrixs", "msteams"})
 
 
 def check_url(url: str) -> None:
     """Refuse an apprise URL that apprise cannot load, without echoing its secrets."""
     import apprise
 
-    if not apprise.Apprise().add(url):
-        raise ConfigError(f"not a notification URL apprise understands: {redact(url)}", key="--url")
-
-
-def redact(url: str) -> str:
-    """scheme://host/… with credentials and tokens hidden: safe for lists and logs."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return "(not a URL)"
-    host = rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
-    if scheme in _TOKEN_IN_HOST:
-        host = "***"
-    more = len(rest) > len(rest.split("/", 1)[0].split("?", 1)[0])
-    return f"{scheme}://{host}/…" if more else f"{scheme}://{host}"
+    # Apprise's own warnings name the token it refuses ("invalid access token (…)"): whatever
+    # it logs goes through the log redaction, and the reason shown is scrubbed (#11).
+    add_url_secrets(url)
+    with apprise.LogCapture(level=apprise.logging.WARNING) as logs:  # type: ignore[no-untyped-call]
+        loaded = apprise.Apprise().add(url)
+        said = logs.getvalue().strip()
+    if not loaded:
+        # Apprise masks URLs its own way ("k...v", first and last character): redo it.
+        reasons = [
+            redact_urls_in(scrub(line.split(" - ", 2)[-1], url)) for line in said.splitlines()
+        ]
+        why = f" ({'; '.join(reasons)[:300]})" if reasons else ""
+        raise ConfigError(
+            f"not a notification URL apprise understands: {redact(url)}{why}", key="--url"
+        )
 
 
 def parse_quiet_hours(value: str | None) -> tuple[time, time] | None:

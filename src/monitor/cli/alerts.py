@@ -13,7 +13,10 @@ from monitor.alerts.sender import Sender, apprise_notify
 from monitor.alerts.subscriptions import add_subscription, redact
 from monitor.cli.context import Runtime
 from monitor.errors import ConfigError
+from monitor.logs import add_url_secrets
+from monitor.logs import redact as redact_secrets
 from monitor.match.severity import SEVERITIES
+from monitor.redaction import scrub
 from monitor.store.models import AlertOutbox, AuditLog, Subscription
 
 
@@ -122,11 +125,14 @@ def test(rt: Runtime, name: str) -> None:
         body=f"This is a test of subscription {name} from {rt.settings.console_url}.\n",
         keys=[f"test:{name}:{int(time.time())}"],
     )
+    add_url_secrets(url)  # whatever apprise logs while sending, not this URL's secrets
     ok, error = apprise_notify(url, message)
     if ok:
         click.echo(f"{name}: test message delivered to {redact(url)}")
         return
-    click.echo(f"{name}: delivery to {redact(url)} failed: {error}", err=True)
+    # Apprise's errors may quote the request URL, and with it the token (#11).
+    shown = scrub(error, url) or "delivery failed"
+    click.echo(f"{name}: delivery to {redact(url)} failed: {shown}", err=True)
     sys.exit(1)
 
 
@@ -151,7 +157,8 @@ def send(rt: Runtime, once: bool) -> None:
                 f"{summary.deferred} destinations rate-limited"
             )
             for error in summary.errors:
-                click.echo(f"delivery error: {error}", err=True)
+                # The sender registered each subscription URL's secrets (add_url_secrets).
+                click.echo(f"delivery error: {redact_secrets(error)}", err=True)
         if once:
             return
         time.sleep(settings.alert_poll_seconds)

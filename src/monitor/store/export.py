@@ -166,17 +166,35 @@ def write_jsonl(rows: Iterator[dict[str, Any]], out: TextIO) -> int:
     return n
 
 
+# Spreadsheets run a cell that starts with one of these as a formula (OWASP, CSV Injection):
+# a channel's post "=HYPERLINK(…)" would become a link, or worse, in the analyst's Excel (#11).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Excel reads a CSV without it in the machine's code page, and the Arabic comes out garbled.
+BOM = "\ufeff"
+
+
+def csv_cell(value: Any) -> Any:
+    """One value as a CSV cell: nested values as JSON, and text that a spreadsheet would
+    evaluate prefixed with a single quote, as OWASP advises. Numbers we produce (ids, counts,
+    scores) stay numbers, a negative one included: only text can carry a formula."""
+    if isinstance(value, (dict, list, bool)):
+        value = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def write_csv(rows: Iterator[dict[str, Any]], out: TextIO, fields: list[str]) -> int:
-    """Nested fields (forwarded_from, media, signals, review) are JSON inside their cell."""
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    """A UTF-8 BOM, the header, then one line per row. Nested fields (forwarded_from, media,
+    signals, review) are JSON inside their cell. Every text cell is quoted (OWASP: so that a
+    ";" inside one cannot start a new cell where ";" is the list separator); numbers are not."""
+    out.write(BOM)
+    writer = csv.DictWriter(
+        out, fieldnames=fields, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC
+    )
     writer.writeheader()
     n = 0
     for row in rows:
-        writer.writerow(
-            {
-                k: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list, bool)) else v
-                for k, v in row.items()
-            }
-        )
+        writer.writerow({k: csv_cell(v) for k, v in row.items()})
         n += 1
     return n

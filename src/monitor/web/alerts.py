@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
@@ -22,10 +24,13 @@ from monitor.alerts.render import Message
 from monitor.alerts.sender import apprise_notify
 from monitor.alerts.subscriptions import add_subscription, redact
 from monitor.errors import ConfigError
+from monitor.logs import add_url_secrets
 from monitor.match.rules import KINDS
 from monitor.match.severity import SEVERITIES
+from monitor.redaction import redact_urls_in, scrub, url_secrets
 from monitor.store.models import AlertOutbox, AuditLog, Subscription, User, utcnow
 from monitor.web.auth import DB, Analyst, Forbidden, Operator, Principal, check_csrf
+from monitor.web.params import OutboxId, SubscriptionId
 from monitor.web.render import render
 
 router = APIRouter()
@@ -33,7 +38,6 @@ FAILED_PAGE = 500
 ACTIONS = ("enable", "disable", "delete", "test")
 MIN_SEVERITIES = SEVERITIES[1:]
 _SPLIT = re.compile(r"[,\n]")
-_URL_PARTS = re.compile(r"[:/@?&=#]+")
 
 
 def _back(path: str, msg: str) -> RedirectResponse:
@@ -52,32 +56,6 @@ def _items(raw: str) -> list[str]:
         if item and item not in out:
             out.append(item[:200])
     return out
-
-
-def scrub(text: str | None, url: str) -> str:
-    """``text`` (a delivery error) without any secret-looking piece of ``url`` in it.
-
-    Apprise's messages name hosts, and for some schemes (Telegram, Slack, …) the host or path *is*
-    the token; a password may be echoed too. Everything after the scheme that could be a secret
-    (userinfo, path and query parts of six characters or more, the host of token schemes) is masked.
-    """
-    if not text:
-        return ""
-    secrets = {url}
-    rest = url.partition("://")[2]
-    parts = urlsplit(url)
-    if parts.password:
-        secrets |= {parts.password, unquote(parts.password)}
-    if parts.username:
-        secrets |= {parts.username, unquote(parts.username)}
-    shown_host = redact(url).partition("://")[2].split("/", 1)[0]
-    for piece in _URL_PARTS.split(rest):
-        if len(piece) >= 6 and piece != shown_host and piece not in shown_host.split(":"):
-            secrets |= {piece, unquote(piece)}
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret:
-            text = text.replace(secret, "***")
-    return text
 
 
 def _can_manage(me: Principal, sub: Subscription) -> bool:
@@ -211,10 +189,10 @@ def subscription_add(
                 check_destination=True,
             )
     except ConfigError as exc:
+        # The destination check and apprise may name the host or token they refused.
+        error = f"not added: {scrub(str(exc), url.strip())}"
         with request.app.state.sessions() as db:
-            return _subscriptions_page(
-                request, me, db, error=f"not added: {exc}", form=form, status_code=400
-            )
+            return _subscriptions_page(request, me, db, error=error, form=form, status_code=400)
     return _back("/subscriptions", f"added subscription {name}")
 
 
@@ -222,7 +200,7 @@ def subscription_add(
 def subscription_update(
     request: Request,
     me: Analyst,
-    sub_id: int,
+    sub_id: SubscriptionId,
     action: Annotated[str, Form()],
 ) -> Response:
     if action not in ACTIONS:
@@ -251,13 +229,14 @@ def subscription_update(
         # Also for subscriptions made before this check or from the CLI.
         refuse_private(url, settings.alert_private_hosts)
     except ConfigError as exc:
-        return _back("/subscriptions", f"{name}: not sent: {exc.message}")
+        return _back("/subscriptions", f"{name}: not sent: {scrub(exc.message, url)}")
     console = settings.console_url
     message = Message(
         title="[TEST] monitor alert subscription",
         body=f"This is a test of subscription {name} from {console}, sent by {me.username}.\n",
         keys=[f"test:{name}:{int(time.time())}"],
     )
+    add_url_secrets(url)  # whatever apprise logs while sending, not this URL's secrets
     ok, error = apprise_notify(url, message)
     shown_error = scrub(error, url) or "delivery failed"
     with request.app.state.sessions.begin() as db:
@@ -265,6 +244,50 @@ def subscription_update(
     if ok:
         return _back("/subscriptions", f"{name}: test message delivered to {redact(url)}")
     return _back("/subscriptions", f"{name}: delivery to {redact(url)} failed: {shown_error}")
+
+
+# --- audit entries ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditShown:
+    at: datetime
+    actor: str
+    action: str
+    target: str | None
+    detail: dict[str, Any]
+
+
+def audit_shown(db: Session, rows: list[AuditLog]) -> list[AuditShown]:
+    """Audit entries as the audit page shows them: entries written before #11 hold URLs
+    redacted the old way (with the token of most plugins) and errors that may quote one, so
+    each URL in a detail is redacted again and the secrets of every stored subscription URL
+    are masked."""
+    found = {p for url in db.scalars(select(Subscription.url)) for p in url_secrets(url)}
+    secrets = sorted(found, key=len, reverse=True)  # a token before any piece of it
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if not isinstance(value, str):
+            return value
+        value = redact_urls_in(value)
+        for secret in secrets:
+            value = value.replace(secret, "***")
+        return value
+
+    return [
+        AuditShown(
+            at=a.at,
+            actor=a.actor,
+            action=a.action,
+            target=a.target,
+            detail={k: clean(v) for k, v in (a.detail or {}).items()},
+        )
+        for a in rows
+    ]
 
 
 # --- failed alerts ---------------------------------------------------------------------------
@@ -308,7 +331,7 @@ def failed_alerts_page(request: Request, me: Operator, db: DB) -> Response:
 
 
 @router.post("/alerts/{outbox_id}/retry", dependencies=[Depends(check_csrf)])
-def alert_retry(request: Request, me: Operator, outbox_id: int) -> Response:
+def alert_retry(request: Request, me: Operator, outbox_id: OutboxId) -> Response:
     with request.app.state.sessions.begin() as db:
         row = db.get(AlertOutbox, outbox_id)
         if row is None:
