@@ -1,6 +1,6 @@
 """Throughput of the matcher against a naive fuzzy baseline and an exact AC scan.
 
-Run: PYTHONPATH=src .venv/bin/python bench/match.py [--posts 20000] [--naive 20]
+Run: PYTHONPATH=src .venv/bin/python bench/match.py [--posts 20000] [--naive 20] [--no-huge]
 
 All three are timed in this one process over the same generated posts:
   matcher  Matcher.match (normalisation + Quran index + phrase families + severity)
@@ -9,12 +9,15 @@ All three are timed in this one process over the same generated posts:
   exact    normalize(post) + ahocorasick_rs scan of the folded post for all verse
            word 4-grams (normalisation is included, as in the matcher)
 The index build is timed without a cache (cold) and from the on-disk cache. The matcher and
-exact scans alternate over the same chunks of posts, so machine load affects both alike.
+exact scans alternate over the same chunks of posts, so machine load affects both alike. Last,
+single posts of 10 KB, 100 KB and 1 MB (eval statements and random letters) show that the cost
+is linear in the text (#11).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import tempfile
 import time
@@ -78,6 +81,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--posts", type=int, default=20000)
     ap.add_argument("--naive", type=int, default=20)
+    ap.add_argument("--no-huge", action="store_true", help="skip the 10 KB-1 MB single posts")
     args = ap.parse_args()
 
     rules = load_rules(ROOT / "config" / "rules")
@@ -143,6 +147,44 @@ def main() -> None:
 
     print(f"matcher / naive = {rate_match / rate_naive:,.0f}x (target >= 1000x)")
     print(f"matcher / exact = {rate_match / rate_exact:.2f}x (target >= 0.5x)")
+    if not args.no_huge:
+        huge_posts(matcher)
+
+
+def huge_post(size: int, rng: random.Random) -> str:
+    """Real-looking statements (the eval set) mixed with random letters, up to ``size`` chars."""
+    eval_posts = ROOT / "tests" / "eval" / "posts.jsonl"
+    texts = [json.loads(line)["text"] for line in eval_posts.read_text("utf-8").splitlines()]
+    noise = "abcdefghij klmnop ابتثجحخدذرزسشصضطظعغفقكلمنهوي 0123 \n"
+    parts: list[str] = []
+    total = 0
+    while total < size:
+        if rng.random() < 0.7:
+            part = rng.choice(texts)
+        else:
+            part = "".join(rng.choice(noise) for _ in range(rng.randint(5, 80)))
+        parts.append(part)
+        total += len(part) + 1
+    return " ".join(parts)[:size]
+
+
+def huge_posts(matcher: Matcher) -> None:
+    """Issue #11 (finding 14): one post of 10 KB, 100 KB and 1 MB; the cost must be linear."""
+    rng = random.Random(11)
+    times: list[float] = []
+    for size in (10_000, 100_000, 1_000_000):
+        text = huge_post(size, rng)
+        best = float("inf")
+        for _ in range(3):  # the best of three: neighbours on a shared machine only add time
+            t = time.perf_counter()
+            result = matcher.match(text)
+            best = min(best, time.perf_counter() - t)
+        times.append(best)
+        print(f"one post of {size:>9,} chars: {best:.3f} s ({len(result.signals):,} signals)")
+    print(
+        f"ratios: 100 KB / 10 KB = {times[1] / times[0]:.1f}, 1 MB / 100 KB = "
+        f"{times[2] / times[1]:.1f} (linear = 10); 1 MB in {times[2]:.2f} s (target < 1 s)"
+    )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import resource
+import subprocess
+import sys
 from pathlib import Path
 
 from sqlalchemy import select
@@ -58,5 +62,56 @@ def test_sync_reports_the_bad_entry_line(run_cli: CliRunner, tmp_path: Path) -> 
     run_cli("db", "upgrade")
     result = run_cli("channels", "sync", "--file", str(bad))
     assert result.code == 2
-    assert f"{bad}:5: source must be one of telethon, web, export" in result.err
+    assert (
+        f"{bad}:6: channels[1].source: must be one of 'telethon', 'web' or 'export'" in result.err
+    )
     assert (CONFIG / "channels.yaml").exists()
+
+
+def test_sync_names_file_and_line_of_every_wrongly_typed_value(
+    run_cli: CliRunner, tmp_path: Path
+) -> None:
+    # #11: these gave "internal error" (float('abc'), a list as a group name).
+    bad = tmp_path / "channels.yaml"
+    bad.write_text(
+        "groups:\n  - name: A\n    weight: abc\n  - name: [a, b]\n"
+        "channels:\n  - handle: ok_one\n    enabeld: false\n",
+        encoding="utf-8",
+    )
+    run_cli("db", "upgrade")
+    result = run_cli("channels", "sync", "--file", str(bad))
+    assert result.code == 2, result.err
+    assert "internal error" not in result.err
+    assert f"{bad}:3: groups[0].weight: must be a valid number" in result.err
+    assert f"{bad}:4: groups[1].name: must be a valid string" in result.err
+    assert f"{bad}:7: channels[0].enabeld: unknown key" in result.err
+
+
+def _billion_laughs(levels: int = 9) -> str:
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for n in range(1, levels):
+        this, prev = chr(ord("a") + n), chr(ord("a") + n - 1)
+        lines.append(f"{this}: &{this} [{', '.join([f'*{prev}'] * 9)}]")
+    last = chr(ord("a") + levels - 1)
+    return "\n".join([*lines, f"groups:\n  - name: lol\n    aliases: *{last}", ""])
+
+
+def test_billion_laughs_channels_yaml_is_refused_at_once(tmp_path: Path) -> None:
+    # 9^9 expansions took 5.6 GB before #11. Run as a child capped at 1 GB of address space
+    # (and a timeout) so that a regression fails this test instead of exhausting the machine.
+    bad = tmp_path / "channels.yaml"
+    bad.write_text(_billion_laughs(), encoding="utf-8")
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    env = {**os.environ, "MONITOR_CONFIG_DIR": str(CONFIG), "MONITOR_VAR_DIR": str(tmp_path)}
+    env["MONITOR_DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    monitor = [sys.executable, "-m", "monitor"]
+    subprocess.run([*monitor, "db", "upgrade"], env=env, capture_output=True, check=True)
+    child = subprocess.run(
+        [*monitor, "channels", "sync", "--file", str(bad)],
+        capture_output=True, text=True, env=env, preexec_fn=cap, timeout=60, check=False,
+    )  # fmt: skip
+    assert child.returncode == 2, child.stderr
+    assert f"{bad}:1: YAML anchors and aliases are not allowed" in child.stderr

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import click
-import yaml
 
 from monitor.cli.context import Runtime
-from monitor.errors import ConfigError, yaml_error
-from monitor.store.channels import ensure_channel, get_channel, get_group, normalise_handle
+from monitor.errors import ConfigError
+from monitor.store.channels import ensure_channel, get_channel, get_group
+from monitor.store.channels_file import ChannelsFile, load_channels_file
 from monitor.store.models import utcnow
-
-SOURCES = ["telethon", "web", "export"]
 
 
 @click.group("channels")
@@ -127,68 +124,9 @@ def remove(rt: Runtime, handle: str, yes: bool) -> None:
         click.echo(f"removed {ch.handle}")
 
 
-def load_channels_yaml(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Parse channels.yaml: `groups:` (name, kind, parent, aliases) and `channels:` entries."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text) or {}
-    except FileNotFoundError:
-        raise ConfigError("no such file", file=path) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8: {exc}", file=path) from None
-    except yaml.YAMLError as exc:
-        raise yaml_error(exc, path, text) from None
-    if not isinstance(data, dict):
-        raise ConfigError("must be a mapping with `groups:` and `channels:`", file=path, line=1)
-
-    def line_of(section: str, index: int) -> int | None:
-        if not isinstance(root, yaml.MappingNode):
-            return None
-        for key, value in root.value:
-            if (
-                key.value == section
-                and isinstance(value, yaml.SequenceNode)
-                and index < len(value.value)
-            ):
-                return int(value.value[index].start_mark.line) + 1
-        return None
-
-    groups, channels = data.get("groups") or [], data.get("channels") or []
-    for section, entries, required in (
-        ("groups", groups, "name"),
-        ("channels", channels, "handle"),
-    ):
-        if not isinstance(entries, list):
-            raise ConfigError(f"`{section}` must be a list", file=path)
-        for i, entry in enumerate(entries):
-            if not isinstance(entry, dict) or not entry.get(required):
-                raise ConfigError(
-                    f"{section} entry needs `{required}`", file=path, line=line_of(section, i)
-                )
-            if section == "channels":
-                if entry.get("source", "web") not in SOURCES:
-                    raise ConfigError(
-                        f"source must be one of {', '.join(SOURCES)}",
-                        file=path,
-                        line=line_of(section, i),
-                    )
-                try:
-                    normalise_handle(str(entry["handle"]))
-                except ConfigError as exc:
-                    raise ConfigError(exc.message, file=path, line=line_of(section, i)) from None
-                interval = entry.get("interval")
-                if interval is not None and (not isinstance(interval, int) or interval < 10):
-                    raise ConfigError(
-                        "interval must be a whole number of seconds, at least 10",
-                        file=path,
-                        line=line_of(section, i),
-                    )
-            elif entry.get("kind", "militia") not in ("militia", "facade"):
-                raise ConfigError(
-                    "kind must be militia or facade", file=path, line=line_of(section, i)
-                )
-    return groups, channels
+def load_channels_yaml(path: Path) -> ChannelsFile:
+    """Parse and validate channels.yaml (see ``monitor.store.channels_file``)."""
+    return load_channels_file(path)
 
 
 @channels_group.command("sync")
@@ -199,28 +137,25 @@ def load_channels_yaml(path: Path) -> tuple[list[dict[str, Any]], list[dict[str,
 def sync(rt: Runtime, path: Path | None) -> None:
     """Load groups and channels from channels.yaml (adds and updates; removes nothing)."""
     path = path or rt.settings.config_dir / "channels.yaml"
-    groups, channels = load_channels_yaml(path)
+    loaded = load_channels_yaml(path)
+    groups, channels = loaded.groups or [], loaded.channels or []
     with rt.migrated_sessions().begin() as s:
         for g in groups:
-            group = get_group(s, str(g["name"]))
+            group = get_group(s, g.name)
             assert group is not None
-            group.kind = g.get("kind", "militia")
-            group.aliases = [str(a) for a in g.get("aliases") or []]
-            group.weight = float(g.get("weight", 1.0))
-            if g.get("parent"):
-                group.parent = get_group(s, str(g["parent"]))
+            group.kind = g.kind
+            group.aliases = list(g.aliases)
+            group.weight = g.weight
+            if g.parent:
+                group.parent = get_group(s, g.parent)
         for c in channels:
             ch = ensure_channel(
-                s,
-                str(c["handle"]),
-                source=c.get("source", "web"),
-                group=c.get("group"),
-                interval=c.get("interval"),
+                s, c.handle, source=c.source or "web", group=c.group, interval=c.interval
             )
-            ch.source = c.get("source", ch.source)
-            ch.enabled = bool(c.get("enabled", True))
-            if c.get("interval"):
-                ch.interval_seconds = int(c["interval"])
+            ch.source = c.source or ch.source  # no `source:` keeps the one already set
+            ch.enabled = c.enabled
+            if c.interval:
+                ch.interval_seconds = c.interval
     click.echo(f"{path}: {len(groups)} groups, {len(channels)} channels synced")
 
 

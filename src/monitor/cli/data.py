@@ -45,7 +45,13 @@ def import_export_file(
             ensure_channel(session, handle, title=info.name, telegram_id=info.id)
 
     def items(fp: BinaryIO) -> Iterator[PostRecord | Rejection]:
-        for item in read_export(fp, on_channel=on_channel, media_root=media_root):
+        for item in read_export(
+            fp,
+            on_channel=on_channel,
+            media_root=media_root,
+            max_depth=rt.settings.input_max_depth,  # hostile files are bounded (#11)
+            max_message_bytes=rt.settings.export_max_message_bytes,
+        ):
             if isinstance(item, Rejected):
                 yield Rejection(f"message {item.message_id} (#{item.index + 1})", item.reason)
             else:

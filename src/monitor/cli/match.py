@@ -54,24 +54,34 @@ def scan(rt: Runtime, path: Path) -> None:
     optional), a Telegram Desktop export (result.json or its folder), or - for stdin.
     Rejected lines are reported on stderr with their line number (exit code 3).
     """
-    from monitor.match.scan import scan_export, scan_jsonl
+    from monitor.match.scan import bounded_lines, scan_export, scan_jsonl
 
     matcher = rt.matcher
     out, err = sys.stdout, sys.stderr
+    # Input files are hostile: depth and size are bounded while reading (#11).
+    settings = rt.settings
+    depth, line_max = settings.input_max_depth, settings.scan_max_line_bytes
+    message_max = settings.export_max_message_bytes
     if str(path) == "-":
         data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
         raw = data if isinstance(data, bytes) else data.encode("utf-8")
         if _looks_like_jsonl(raw.lstrip().split(b"\n", 1)[0]):
-            rejected = scan_jsonl(raw.decode("utf-8", "replace").splitlines(), matcher, out, err)
+            lines = bounded_lines(io.BytesIO(raw), line_max)
+            rejected = scan_jsonl(lines, matcher, out, err, max_depth=depth)
         else:
-            rejected = scan_export(io.BytesIO(raw), matcher, out, err)
+            rejected = scan_export(
+                io.BytesIO(raw), matcher, out, err, max_depth=depth, max_message_bytes=message_max
+            )
     elif path.is_dir() or (path.suffix == ".json" and not _file_is_jsonl(path)):
         with open_export(path) as fp:
-            rejected = scan_export(fp, matcher, out, err)
+            rejected = scan_export(
+                fp, matcher, out, err, max_depth=depth, max_message_bytes=message_max
+            )
     else:
         try:
-            with path.open(encoding="utf-8", errors="replace") as fh:
-                rejected = scan_jsonl(fh, matcher, out, err)
+            with path.open("rb") as fh:
+                lines = bounded_lines(fh, line_max)
+                rejected = scan_jsonl(lines, matcher, out, err, max_depth=depth)
         except FileNotFoundError:
             raise ConfigError("no such file", file=path) from None
     if rejected:

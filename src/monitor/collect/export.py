@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 
 import ijson
 
+from monitor.collect.export_guard import REJECTED_KEY, ExportGuard, OversizedValue
 from monitor.collect.export_message import is_int, message_to_record
 from monitor.collect.records import PostRecord
 from monitor.errors import ConfigError, RecordError
@@ -26,6 +27,12 @@ _READ_SIZE = 16 * 1024
 _BOM = b"\xef\xbb\xbf"
 # Telegram writes name/type/id and then "messages"; far more than that before it is not an export.
 _HEADER_LIMIT = 1 << 20
+# Defaults of the input_max_depth and export_max_message_bytes settings (docs/collectors.md):
+# an export message is root > messages > message > text > entity, five levels; Telegram caps a
+# text at 4096 characters (a caption at 1024), which with entities and text_entities repeating
+# it stays well under 1 MiB even when every character is its own entity object.
+MAX_DEPTH = 32
+MAX_MESSAGE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -84,17 +91,22 @@ def open_export(path: Path) -> Iterator[BinaryIO]:
 
 
 class _Reader:
-    """The file as ijson sees it: BOM dropped, header bytes kept for a replay, position counted.
+    """The file as ijson sees it: BOM dropped, each message's depth and size bounded by an
+    ExportGuard, header bytes kept for a replay, position counted in the file's own bytes.
 
     Reading the header needs per-event Python code, which is far too slow for millions of
     message events; so the header is parsed on its own, and the messages are then parsed
     entirely inside ijson's C code from a replay of the same bytes.
     """
 
-    def __init__(self, fp: BinaryIO) -> None:
+    def __init__(self, fp: BinaryIO, guard: ExportGuard) -> None:
         self._fp = fp
-        self._replay = b""
-        self._keep: bytearray | None = bytearray()
+        self._guard = guard
+        self._replay: list[tuple[bytes, int, int]] = []
+        # (bytes passed on, file bytes and newlines they came from) while the header is read
+        self._keep: list[tuple[bytes, int, int]] | None = []
+        self._kept = 0
+        self._first = True
         self._base = 0  # a dropped BOM still counts in byte positions shown to the user
         self.consumed = 0
         self.chunk_start = 0
@@ -105,28 +117,40 @@ class _Reader:
         if size == 0:  # ijson probes with read(0) to tell bytes from text
             return self._fp.read(0)
         if self._replay:
-            data, self._replay = self._replay, b""
-        else:
-            data = self._fp.read(size)
-            if self._keep is not None:
-                if not self._keep and data.startswith(_BOM):
+            data, raw_len, raw_lines = self._replay.pop(0)
+            self._count(raw_len, raw_lines)
+            return data
+        while True:
+            raw = self._fp.read(size)
+            if self._first and raw:
+                self._first = False
+                if raw.startswith(_BOM):
                     # Some editors re-save JSON with a BOM; yajl would call it a syntax error.
-                    data = data[len(_BOM) :]
-                    self._base = self.consumed = len(_BOM)
-                self._keep += data
-        if data:
+                    raw = raw[len(_BOM) :]
+                    self._base = self.consumed = self.chunk_start = len(_BOM)
+            data = self._guard.feed(raw) if raw else self._guard.flush()
+            lines = raw.count(b"\n")
+            self._count(len(raw), lines)
+            if self._keep is not None:
+                self._keep.append((data, len(raw), lines))
+                self._kept += len(raw)
+            # A message is held back until it closes: an empty result is not the end yet.
+            if data or not raw:
+                return data
+
+    def _count(self, raw_len: int, raw_lines: int) -> None:
+        if raw_len:
             self.chunk_start, self.chunk_line = self.consumed, self.lines
-            self.consumed += len(data)
-            self.lines += data.count(b"\n")
-        return data
+            self.consumed += raw_len
+            self.lines += raw_lines
 
     @property
     def kept(self) -> int:
-        return len(self._keep) if self._keep is not None else 0
+        return self._kept
 
     def rewind(self) -> None:
         """Serve the header bytes again, then the rest of the file."""
-        self._replay = bytes(self._keep or b"")
+        self._replay = [chunk for chunk in self._keep or [] if chunk[0]]
         self._keep = None
         self.consumed = self.chunk_start = self._base
         self.lines = self.chunk_line = 1
@@ -188,16 +212,20 @@ def read_export(
     *,
     on_channel: Callable[[ExportChannel], None] | None = None,
     media_root: Path | None = None,
+    max_depth: int = MAX_DEPTH,
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
 ) -> Iterator[PostRecord | Rejected]:
     """Yield a PostRecord or a Rejected for every non-service message, in file order.
 
     ``on_channel`` is called once with the export's header, before the first message is yielded.
+    A message nested deeper than ``max_depth`` (from the file's root) or larger than
+    ``max_message_bytes`` is rejected without being built (#11).
     Raises ExportFormatError (a ConfigError) when the file is not a channel export or its JSON
     breaks part-way; whatever was yielded before that stays valid.
     """
     name = getattr(fp, "name", None)
     file = name if isinstance(name, str) else None
-    reader = _Reader(fp)
+    reader = _Reader(fp, ExportGuard(max_depth=max_depth, max_bytes=max_message_bytes))
     header = _Header(file)
     index = -1
     try:
@@ -207,6 +235,9 @@ def read_export(
         reader.rewind()
         messages = ijson.items(reader, "messages.item", buf_size=_READ_SIZE, use_float=True)
         for index, msg in enumerate(messages):
+            if isinstance(msg, dict) and REJECTED_KEY in msg:  # the guard dropped it
+                yield Rejected(message_id=msg.get("id"), index=index, reason=msg[REJECTED_KEY])
+                continue
             try:
                 record = message_to_record(msg, media_root=media_root)
             except RecordError as exc:
@@ -215,6 +246,8 @@ def read_export(
                 continue
             if record is not None:
                 yield record
+    except OversizedValue as exc:
+        raise header.not_an_export(str(exc)) from None
     except (ijson.JSONError, UnicodeDecodeError) as exc:
         if not header.started:
             raise header.not_an_export("the file is empty or not JSON") from None

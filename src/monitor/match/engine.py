@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import ConfigError
+from .intervals import Containers, Coverage, NearIndex, dedupe
 from .normalize import Normalized, normalize
 from .phrases import Hit, Pattern, PhraseSet
 from .quran import Alignment, QuranIndex, Screen, load_index
@@ -193,7 +194,7 @@ class Matcher:
         by_role: dict[str, list[Hit]] = {}
         for h in hits:
             by_role.setdefault(h.tag[0], []).append(h)
-        spans = self._verse_spans(by_role, alignments, qmap)
+        spans = self._verse_spans(by_role, alignments, qmap, len(toks))
         contexts: dict[str, list[tuple[int, int]]] = {}
         for h in by_role.get("context", []):
             contexts.setdefault(h.tag[1], []).append((h.start, h.end))
@@ -204,17 +205,25 @@ class Matcher:
         # Targets first: a target found is context for the other families.
         rule_hits.sort(key=lambda h: self.rule_by_id[h.tag[1]].kind != "target")
         phrase_spans: list[_Span] = []
+        # Indexed once, not scanned per hit: a 1 MB post has tens of thousands of each (#11).
+        near: dict[str, NearIndex] = {}
+        unless: dict[str, NearIndex] = {}
+        targets_known = False
         for h in rule_hits:
             rule = self.rule_by_id[h.tag[1]]
-            if rule.kind != "target" and "target" in rule.requires_context:
+            if rule.kind != "target" and "target" in rule.requires_context and not targets_known:
+                # Every target span is in by now (they sort first), so this is done once.
+                targets_known = True
                 contexts["target"] = [(s.t0, s.t1) for s in phrase_spans if s.kind == "target"]
+                near.pop("target", None)
             if rule.requires_context and not any(
-                _near(h, pos, rule.window, outside=True)
+                _index(near, contexts, name).near(h.start, h.end, rule.window, outside=True)
                 for name in rule.requires_context
-                for pos in contexts.get(name, ())
             ):
                 continue
-            if any(_near(h, pos, rule.window, outside=False) for pos in excludes.get(rule.id, ())):
+            if rule.id in excludes and _index(unless, excludes, rule.id).near(
+                h.start, h.end, rule.window, outside=False
+            ):
                 continue
             weight = rule.weight if rule.weight is not None else self.scorer.kinds[rule.kind]
             note = f"pattern {h.pattern!r}" + (" (one-letter typo)" if h.fuzzy else "")
@@ -223,7 +232,7 @@ class Matcher:
                     rule.kind, rule.id, h.start, h.end, 0.9 if h.fuzzy else 1.0, weight, note=note
                 )
             )
-        spans += _dedupe(phrase_spans)
+        spans += dedupe(phrase_spans, len(toks))
         present = {f"context:{name}" for name in contexts if contexts[name]}
         return spans, present
 
@@ -243,16 +252,21 @@ class Matcher:
         return found, qmap
 
     def _verse_spans(
-        self, by_role: dict[str, list[Hit]], alignments: list[Alignment], qmap: list[int]
+        self,
+        by_role: dict[str, list[Hit]],
+        alignments: list[Alignment],
+        qmap: list[int],
+        size: int,
     ) -> list[_Span]:
         idx = self.index
         formulas = by_role.get("formula", [])
         out: list[_Span] = []
-        kept: list[tuple[int, int]] = []
+        kept = Containers(size)
+        in_formula = Coverage(size, ((f.start, f.end) for f in formulas)) if formulas else None
         for al in alignments:
             t0, t1 = qmap[al.p0], qmap[al.p1 - 1] + 1
-            inside = {i for f in formulas for i in range(f.start, f.end) if t0 <= i < t1}
-            outside = al.matched - len(inside)
+            inside = in_formula.count(t0, t1) if in_formula else 0
+            outside = al.matched - inside
             # A formula with a word or two of its verse around it is still the formula.
             if inside and outside < self.rules.min_words:
                 continue
@@ -273,11 +287,11 @@ class Matcher:
             if al.errors:
                 note += f", {al.errors:g} error points (typo 0.5, dropped/extra word 1)"
             out.append(_Span(kind, rule, t0, t1, round(al.score, 2), weight, refs[0], refs, note))
-            kept.append((t0, t1))
+            kept.add(t0, t1)
         for h in by_role.get("cue", []):
-            if any(a <= h.start and h.end <= b for a, b in kept):
+            if kept.contains(h.start, h.end):
                 continue
-            kept.append((h.start, h.end))
+            kept.add(h.start, h.end)
             ref = h.tag[1]
             out.append(
                 _Span(
@@ -293,7 +307,7 @@ class Matcher:
                 )
             )
         for h in formulas:
-            if any(a <= h.start and h.end <= b for a, b in kept):
+            if kept.contains(h.start, h.end):
                 continue
             refs = self.formula_refs.get(h.tag[1], [])
             out.append(
@@ -338,11 +352,13 @@ class Matcher:
         return signals, lines
 
 
-def _near(h: Hit, pos: tuple[int, int], window: int, outside: bool) -> bool:
-    a, b = pos
-    if outside and h.start <= a and b <= h.end:
-        return False  # the rule's own words are not its context
-    return a < h.end + window and b > h.start - window
+def _index(
+    cache: dict[str, NearIndex], ranges: dict[str, list[tuple[int, int]]], name: str
+) -> NearIndex:
+    found = cache.get(name)
+    if found is None:
+        found = cache[name] = NearIndex(ranges.get(name, ()))
+    return found
 
 
 def _suppress(
@@ -358,14 +374,3 @@ def _suppress(
         else:
             why.append(f"suppressed {sp.kind} {sp.rule}: {words!r} (analyst ruling {hit.phrase!r})")
     return kept, why
-
-
-def _dedupe(spans: list[_Span]) -> list[_Span]:
-    """Per kind, drop spans inside a longer (or equal and heavier) span."""
-    spans.sort(key=lambda s: (s.t0 - s.t1, -s.weight, s.t0))
-    kept: list[_Span] = []
-    for s in spans:
-        if any(k.kind == s.kind and k.t0 <= s.t0 and s.t1 <= k.t1 for k in kept):
-            continue
-        kept.append(s)
-    return kept

@@ -179,6 +179,9 @@ class PhraseSet:
                         fuzzy_keys.setdefault(d, set()).add(k)
         self.anchors = anchors
         self.fuzzy_keys = fuzzy_keys
+        # A token longer than this is no one-letter typo of any anchor: skipping it spares
+        # building its len² deletions (a 100 K-letter "word" took a minute, #11).
+        self._longest_key = max(map(len, fuzzy_keys), default=0)
         # For each gap-free pattern, its other slots as (offset from the anchor, slot),
         # nearest first: the anchor's neighbour rejects almost every candidate at once.
         self._fixed: list[tuple[tuple[int, Slot], ...] | None] = []
@@ -274,6 +277,8 @@ class PhraseSet:
     def _fuzzy_candidates(self, tok: str) -> tuple[int, ...]:
         cands: set[int] = set()
         for stripped in _strip_clitics(tok, self.clitics):
+            if len(stripped) > self._longest_key + 1:
+                continue
             for d in (stripped, *_deletions(stripped)):
                 ks = self.fuzzy_keys.get(d)
                 if ks:

@@ -18,7 +18,8 @@ from typing import Any
 
 import yaml
 
-from ..errors import ConfigError, yaml_error
+from ..errors import ConfigError
+from ..yamlfile import compose_config
 from .phrases import Pattern, PatternError, compile_pattern
 
 __all__ = ["KINDS", "PHRASE_KINDS", "Cue", "Formula", "PhraseRule", "RuleSet", "load_rules"]
@@ -142,11 +143,11 @@ def load_rules(rules_dir: Path) -> RuleSet:
         digest.update(path.name.encode() + b"\0" + data + b"\0")
         reader = _Reader(path)
         try:
-            root = yaml.compose(data.decode("utf-8"), Loader=yaml.SafeLoader)
+            text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ConfigError(f"not UTF-8: {exc}", file=path) from exc
-        except yaml.YAMLError as exc:
-            raise yaml_error(exc, path, data.decode("utf-8")) from exc
+        # Shared with settings.yaml and channels.yaml: no aliases, which `plain()` would expand.
+        root = compose_config(text, path)
         if root is None:
             continue
         top = reader.mapping(root, "rule file")
