@@ -199,6 +199,7 @@ def test_hostile_posts_never_execute(served: Served, browser: Any) -> None:
             "note": PAYLOADS[1],
             "csrf_token": token or "",
             "suppress_phrase": PAYLOADS[0],
+            "confirm_suppress": "1",
         },
     )
     urls = [

@@ -66,7 +66,7 @@ def test_post_page_highlights_the_span_where_it_is(signed_in) -> None:  # type: 
 def test_post_page_shows_forward_media_and_channel(signed_in) -> None:  # type: ignore[no-untyped-def]
     _, s, client = signed_in
     page = client.get(f"/posts/{s.posts['threat']}").text
-    assert "Forwarded from: Sabereen @sabereen_news #77" in page
+    assert 'Forwarded from: <bdi dir="auto">Sabereen</bdi> @<bdi>sabereen_news</bdi> #77' in page
     assert "video/mp4" in page and "1234 bytes" in page and "ab" * 32 in page
     assert "Kataib Test" in page and "critical" in page
     assert html.escape(THREAT, quote=False) in page
@@ -156,16 +156,16 @@ def test_decision_is_recorded_and_audited(signed_in) -> None:  # type: ignore[no
 def test_dismissal_can_become_a_suppression(signed_in) -> None:  # type: ignore[no-untyped-def]
     db, s, client = signed_in
     token = csrf(client)
-    resp = client.post(
-        f"/posts/{s.posts['verse']}/review",
-        data={
-            "decision": "dismissed",
-            "note": "recited at a funeral",
-            "suppress": str(s.signals["verse"]),
-            "suppress_phrase": "صَدَقَ اللهُ العظيم",
-            "csrf_token": token,
-        },
-    )
+    form = {
+        "decision": "dismissed",
+        "note": "recited at a funeral",
+        "suppress": str(s.signals["verse"]),
+        "suppress_phrase": "صَدَقَ اللهُ العظيم",
+        "csrf_token": token,
+    }
+    # first the analyst sees what the rulings would silence (#11), then confirms
+    assert client.post(f"/posts/{s.posts['verse']}/review", data=form).status_code == 200
+    resp = client.post(f"/posts/{s.posts['verse']}/review", data={**form, "confirm_suppress": "1"})
     assert resp.status_code == 303
     with db.sessions() as ses:
         rows = ses.scalars(select(Suppression).order_by(Suppression.id)).all()
@@ -219,7 +219,9 @@ def test_overview_and_operator_pages(signed_in) -> None:  # type: ignore[no-unty
     assert page.count("<svg") == 2 and "<rect" in page
     assert "Kataib Test" in page and "verse_cue" in page
     assert re.search(
-        r'channel=\d+&amp;sort=newest">sarayat_test</a></td><td>Kataib Test</td><td>2</td>', page
+        r'channel=\d+&amp;sort=newest"><bdi>sarayat_test</bdi></a></td>'
+        r'<td><bdi dir="auto">Kataib Test</bdi></td><td>2</td>',
+        page,
     )
     channels = client.get("/channels").text
     assert "sarayat_test" in channels and "never" in channels

@@ -1,4 +1,5 @@
-"""Operators' views: channels with their health, groups, rule sets, suppressions, audit log."""
+"""Operators' views: channels with their health, groups, rule sets, audit log (suppressions:
+web/suppressions.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from sqlalchemy.orm import Session
 
 from monitor.errors import MonitorError
 from monitor.store.channels import ensure_channel, get_channel, get_group, normalise_handle
-from monitor.store.models import AuditLog, Channel, Group, Suppression, User
-from monitor.web.auth import DB, Analyst, Operator, Principal, check_csrf
+from monitor.store.models import AuditLog, Channel, Group
+from monitor.web.alerts import audit_shown
+from monitor.web.auth import DB, Operator, Principal, check_csrf
+from monitor.web.params import Before, ChannelId
 from monitor.web.render import render
 
 router = APIRouter()
@@ -77,7 +80,7 @@ def channel_add(
 def channel_update(
     request: Request,
     me: Operator,
-    channel_id: int,
+    channel_id: ChannelId,
     enabled: Annotated[str, Form()] = "",
     group: Annotated[str | None, Form(max_length=200)] = None,
     interval: Annotated[int | None, Form(ge=10, le=86400)] = None,
@@ -232,37 +235,6 @@ def rules_rematch(request: Request, me: Operator) -> Response:
     return _back("/rules", msg)
 
 
-# --- suppressions ------------------------------------------------------------------------
-
-
-@router.get("/suppressions")
-def suppressions_page(request: Request, me: Analyst, db: DB) -> Response:
-    rows = list(db.scalars(select(Suppression).order_by(Suppression.id.desc()).limit(500)))
-    channels = dict(db.execute(select(Channel.id, Channel.handle)).all())
-    users = dict(db.execute(select(User.id, User.username)).all())
-    return render(
-        request, "suppressions.html", {"rows": rows, "channels": channels, "users": users}
-    )
-
-
-@router.post("/suppressions/{sup_id}", dependencies=[Depends(check_csrf)])
-def suppression_toggle(
-    request: Request,
-    me: Operator,
-    sup_id: int,
-    enabled: Annotated[str, Form()],
-) -> Response:
-    with request.app.state.sessions.begin() as db:
-        sup = db.get(Suppression, sup_id)
-        if sup is None:
-            raise HTTPException(404, "No such suppression.")
-        sup.enabled = enabled == "1"
-        _audit(db, me, "suppression.update", f"suppression:{sup_id}", enabled=sup.enabled)
-    return _back(
-        "/suppressions", f"suppression {sup_id} {'enabled' if enabled == '1' else 'disabled'}"
-    )
-
-
 # --- audit -------------------------------------------------------------------------------
 
 
@@ -274,7 +246,7 @@ def audit_page(
     actor: str = "",
     action: str = "",
     target: str = "",
-    before: int | None = None,
+    before: Before = None,
 ) -> Response:
     stmt = select(AuditLog).order_by(AuditLog.id.desc()).limit(AUDIT_PAGE + 1)
     if actor:
@@ -293,7 +265,7 @@ def audit_page(
         request,
         "audit.html",
         {
-            "rows": rows,
+            "rows": audit_shown(db, rows),  # subscription URLs and errors redacted (#11)
             "filters": params,
             "next_params": {**params, "before": str(rows[-1].id)} if more else None,
         },

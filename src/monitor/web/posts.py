@@ -29,6 +29,8 @@ from monitor.store.models import (
 )
 from monitor.web.app_helpers import wants_json
 from monitor.web.auth import DB, Analyst, Principal, check_csrf, safe_next
+from monitor.web.dismiss import Wanted, confirm_response, wanted_suppressions
+from monitor.web.params import PostId
 from monitor.web.queries import DECISIONS
 from monitor.web.render import render
 from monitor.web.suppress import active_suppressions, add_suppression
@@ -139,7 +141,7 @@ def post_page(
     request: Request,
     me: Analyst,
     db: DB,
-    post_id: int,
+    post_id: PostId,
 ) -> Response:
     q = _page_queries()
     found = db.execute(q.post, {"pid": post_id}).first()
@@ -223,16 +225,26 @@ def _done(request: Request, post_id: int, nxt: str, payload: dict[str, Any]) -> 
 def review_post(
     request: Request,
     me: Analyst,
-    post_id: int,
+    post_id: PostId,
     decision: Annotated[str, Form()],
     note: Annotated[str, Form(max_length=5000)] = "",
     assign_to: Annotated[str, Form(max_length=100)] = "",
     suppress: Annotated[list[int] | None, Form()] = None,
     suppress_phrase: Annotated[str, Form(max_length=1000)] = "",
+    confirm_suppress: Annotated[str, Form(max_length=1)] = "",
     next: Annotated[str, Form()] = "",
 ) -> Response:
     if decision not in DECISIONS:
         raise HTTPException(400, f"decision must be one of {', '.join(DECISIONS)}")
+    wanted: list[Wanted] = []
+    if decision == "dismissed" and (suppress or suppress_phrase.strip()):
+        with request.app.state.sessions() as db:
+            post = _post_or_404(db, post_id)
+            wanted = wanted_suppressions(db, post, suppress or [], suppress_phrase)
+            if any(w.refused for w in wanted) or (wanted and confirm_suppress != "1"):
+                # Nothing saved yet: the analyst first sees what it would silence (#11).
+                form = {"note": note, "assign_to": assign_to, "next": next}
+                return confirm_response(request, db, post, wanted, form)
     created: list[int] = []
     with request.app.state.sessions.begin() as db:
         post = _post_or_404(db, post_id)
@@ -255,31 +267,21 @@ def review_post(
             )
         )
         if decision == "dismissed":
-            created = _suppress(db, me, post, review.id, suppress or [], suppress_phrase)
+            created = _suppress(db, me, post, review.id, wanted)
     return _done(request, post_id, next, {"state": decision, "suppressions": created})
 
 
 def _suppress(
-    db: Session, me: Principal, post: Post, review_id: int, signal_ids: list[int], phrase: str
+    db: Session, me: Principal, post: Post, review_id: int, wanted: list[Wanted]
 ) -> list[int]:
     created = []
-    wanted: list[tuple[str, str | None, str | None]] = []
-    if signal_ids:
-        for sig in db.scalars(
-            select(SignalRow)
-            .join(Match, Match.id == SignalRow.match_id)
-            .where(Match.post_id == post.id, SignalRow.id.in_(signal_ids))
-        ):
-            wanted.append((sig.matched, sig.kind, sig.rule))
-    if phrase.strip():
-        wanted.append((phrase, None, None))
-    for text, kind, rule in wanted:
+    for w in wanted:
         sup = add_suppression(
             db,
-            phrase=text,
+            phrase=w.phrase,
             channel_id=post.channel_id,
-            kind=kind,
-            rule=rule,
+            kind=w.kind,
+            rule=w.rule,
             review_id=review_id,
             user_id=me.id,
             actor=me.username,
@@ -293,7 +295,7 @@ def _suppress(
 def assign_post(
     request: Request,
     me: Analyst,
-    post_id: int,
+    post_id: PostId,
     assign_to: Annotated[str, Form(max_length=100)] = "-",
     note: Annotated[str, Form(max_length=5000)] = "",
     next: Annotated[str, Form()] = "",

@@ -7,6 +7,7 @@ severity the most recently collected post comes first —, ``newest`` walks ix_p
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -30,6 +31,7 @@ from monitor.match.rules import KINDS
 from monitor.match.severity import SEVERITIES as ALL_SEVERITIES
 from monitor.store.models import REVIEW_DECISIONS, Channel, Group, Match, Post, Review, SignalRow
 from monitor.store.search import match_clause, query_terms
+from monitor.web.params import INT64_MAX, BadParameter, parse_day, parse_id
 
 SEVERITIES = ALL_SEVERITIES[1:]  # what a flag can be: "none" never reaches the queue
 SEVERITY_RANK = {name: rank for rank, name in enumerate(ALL_SEVERITIES)}
@@ -39,6 +41,9 @@ SORTS = ("severity", "newest")
 PAGE = 50
 
 
+_CURSOR = re.compile(r"[snr]-?[0-9]{1,19}\.[0-9]{1,19}")
+
+
 def _int(value: str | None) -> int | None:
     try:
         return int(value) if value else None
@@ -46,11 +51,24 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-def _day(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
+def _cursor(raw: str) -> str:
+    """``after``, the opaque cursor of the console's own "next page" links. One whose numbers
+    could not be a position (past int64, or a time no datetime holds) is refused here, before
+    any query or export stream starts, rather than failing in the database (#11)."""
+    if not raw:
+        return ""
+    expected = "a page cursor from the console's own links"
+    if not _CURSOR.fullmatch(raw):
+        raise BadParameter("after", expected)
+    head, _, tail = raw[1:].partition(".")
+    if abs(int(head)) > INT64_MAX or int(tail) > INT64_MAX:
+        raise BadParameter("after", expected)
+    if raw[0] == "n":
+        try:
+            datetime.fromtimestamp(int(head) / 1_000_000, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise BadParameter("after", expected) from None
+    return raw
 
 
 @dataclass(frozen=True)
@@ -70,7 +88,9 @@ class QueueQuery:
 
     @classmethod
     def parse(cls, p: Mapping[str, str]) -> QueueQuery:
-        """Lenient: an unknown value is dropped rather than failing the page."""
+        """Lenient with choices (an unknown severity or sort is dropped rather than failing
+        the page); strict with numbers and dates, which are answered 400 naming the parameter
+        when they are not usable (#11: they reached the database and failed there)."""
 
         def pick(name: str, allowed: tuple[str, ...], default: str = "") -> str:
             value = p.get(name, "")
@@ -80,15 +100,15 @@ class QueueQuery:
             q=p.get("q", "").strip()[:500],
             severity=pick("severity", SEVERITIES),
             kind=pick("kind", KINDS),
-            group=_int(p.get("group")),
-            channel=_int(p.get("channel")),
+            group=parse_id("group", p.get("group")),
+            channel=parse_id("channel", p.get("channel")),
             state=pick("state", STATES),
-            since=_day(p.get("since")),
-            until=_day(p.get("until")),
+            since=parse_day("since", p.get("since")),
+            until=parse_day("until", p.get("until")),
             sort=pick("sort", SORTS, "severity"),
             scope=pick("scope", ("flagged", "all")),
             mine=p.get("mine") == "1",
-            after=p.get("after", "")[:100],
+            after=_cursor(p.get("after", "")),
         )
 
     @property

@@ -1,14 +1,134 @@
 """Suppressions: an analyst's ruling, made while dismissing a post, that a phrase (from one
-channel) is not a signal. The matcher reads them through ``active_suppressions``."""
+channel) is not a signal. The matcher reads them through ``active_suppressions``.
+
+One ruling silences every signal of the channel whose words contain the phrase, so a careless or
+phished analyst could silence a channel with one word ("ولا" stopped 3:139 from ever flagging
+there, #11). Hence: a phrase made only of stop words is refused (``stop_words_only``), the
+console shows what a ruling would have silenced before it is saved (``preview``), and operators
+see what each one hides (``hidden_counts``) and can lift it.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+
+from sqlalchemy import Text, cast, or_, select
 from sqlalchemy.orm import Session
 
 from monitor.match.engine import Suppressed
 from monitor.match.normalize import normalize
-from monitor.store.models import AuditLog, Suppression
+from monitor.store.models import AuditLog, Match, Post, SignalRow, Suppression
+
+EXAMPLES = 5
+STOP_LANGUAGES = ("ar", "en")
+
+
+@cache
+def stop_words() -> frozenset[str]:
+    """Arabic and English function words (the stopwords-iso collection), folded the way the
+    matcher folds text, so that وَلا, ولا and ولاَ are all the same word."""
+    import stopwordsiso
+
+    words: set[str] = set()
+    for lang in STOP_LANGUAGES:
+        words |= {normalize(w).text for w in stopwordsiso.stopwords(lang)}
+    words.discard("")
+    return frozenset(words)
+
+
+def stop_words_only(phrase_norm: str) -> bool:
+    """Whether a folded phrase has no word but stop words (or none at all)."""
+    words = stop_words()
+    return all(w in words for w in phrase_norm.split())
+
+
+def refusal(phrase: str) -> str | None:
+    """Why ``phrase`` cannot be a suppression, or None when it can."""
+    norm = normalize(phrase.strip()[:1000]).text
+    if not norm:
+        return "the phrase has no words to match"
+    if stop_words_only(norm):
+        return (
+            f"{phrase.strip()!r} is made only of common words (stop words): it would silence "
+            "every signal that contains them. Choose the words that make this post harmless."
+        )
+    return None
+
+
+@dataclass
+class Preview:
+    """What a suppression would have silenced among the stored verdicts of its scope."""
+
+    posts: int = 0
+    flagged: int = 0
+    examples: list[tuple[int, int, str]] = field(default_factory=list)  # post id, msg id, span
+
+
+def preview(
+    session: Session, channel_id: int | None, phrase: str, kind: str | None, rule: str | None
+) -> Preview:
+    """The stored posts (of ``channel_id``, or all) with a signal this suppression would drop:
+    the matcher's own predicate over the signals of the verdicts stored now."""
+    ruling = Suppressed(normalize(phrase.strip()[:1000]).text, kind, rule)
+    stmt = (
+        select(Post.id, Post.message_id, Match.flagged, SignalRow.kind, SignalRow.rule)
+        .add_columns(SignalRow.matched)
+        .select_from(SignalRow)
+        .join(Match, Match.id == SignalRow.match_id)
+        .join(Post, Post.id == Match.post_id)
+        .order_by(Post.id.desc())
+    )
+    if channel_id is not None:
+        stmt = stmt.where(Post.channel_id == channel_id)
+    if kind is not None:
+        stmt = stmt.where(SignalRow.kind == kind)
+    if rule is not None:
+        stmt = stmt.where(SignalRow.rule == rule)
+    out, seen = Preview(), set()
+    for pid, message_id, flagged, k, r, matched in session.execute(stmt):
+        if pid in seen or not ruling.applies(k, r, normalize(matched).text):
+            continue
+        seen.add(pid)
+        out.posts += 1
+        out.flagged += bool(flagged)
+        if len(out.examples) < EXAMPLES:
+            out.examples.append((pid, message_id, matched[:200]))
+    return out
+
+
+def hidden_counts(session: Session, sups: Iterable[Suppression]) -> dict[int, int]:
+    """Per suppression, the stored verdicts in which the matcher dropped a signal on its
+    account: it writes "… (analyst ruling 'phrase')" into the verdict's explanation."""
+    wanted = {s.id: s for s in sups}
+    counts = dict.fromkeys(wanted, 0)
+    if not wanted:
+        return counts
+    stmt = (
+        select(Post.channel_id, Match.explanation)
+        .select_from(Match)
+        .join(Post, Post.id == Match.post_id)
+        # The JSON holds escaped Arabic on SQLite: filter on the ASCII marker, check below.
+        .where(cast(Match.explanation, Text).like("%analyst ruling%"))
+    )
+    channels = {s.channel_id for s in wanted.values()}
+    if None not in channels:
+        stmt = stmt.where(Post.channel_id.in_(channels))
+    for channel_id, explanation in session.execute(stmt):
+        lines = [x for x in explanation or () if x.startswith("suppressed ")]
+        for sid, s in wanted.items():
+            if s.channel_id is not None and s.channel_id != channel_id:
+                continue
+            marker = f"(analyst ruling {s.phrase_norm!r})"
+            if any(
+                line.endswith(marker)
+                and (s.kind is None or line.startswith(f"suppressed {s.kind} "))
+                and (s.rule is None or f" {s.rule}: " in line)
+                for line in lines
+            ):
+                counts[sid] += 1
+    return counts
 
 
 def active_suppressions(session: Session, channel_id: int | None = None) -> list[Suppression]:
@@ -45,10 +165,11 @@ def add_suppression(
     user_id: int | None,
     actor: str,
 ) -> Suppression | None:
-    """Record a suppression (None when the phrase folds to nothing, or an equal one exists)."""
+    """Record a suppression (None when the phrase folds to nothing, is made only of stop
+    words, or an equal one exists). Callers show ``refusal()`` and ``preview()`` first."""
     phrase = phrase.strip()[:1000]
     norm = normalize(phrase).text
-    if not norm:
+    if not norm or stop_words_only(norm):
         return None
     duplicate = session.scalar(
         select(Suppression.id).where(
