@@ -112,3 +112,76 @@ def smtp() -> Iterator[SmtpReceiver]:
     controller.start()
     yield SmtpReceiver(port, box)
     controller.stop()
+
+
+@dataclass
+class Listener:
+    """A bare TCP server on 127.0.0.1 that counts the connections it is sent: an address the
+    destination check must keep every alert away from (#11)."""
+
+    port: int
+    connections: int = 0
+    _sock: socket.socket | None = None
+
+    def start(self) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", self.port))
+        self._sock.listen(16)
+        threading.Thread(target=self._serve, args=(self._sock,), daemon=True).start()
+
+    def _serve(self, sock: socket.socket) -> None:
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:  # closed by stop()
+                return
+            self.connections += 1
+            conn.close()
+
+    def stop(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    probe = Listener(free_port())
+    probe.start()
+    yield probe
+    probe.stop()
+
+
+@dataclass
+class Redirector:
+    """An HTTP server on 127.0.0.1 that answers every request 307 to ``target``."""
+
+    port: int
+    target: str
+    requests: int = 0
+    _server: ThreadingHTTPServer | None = None
+
+    def start(self) -> None:
+        redirector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                redirector.requests += 1
+                self.send_response(307)
+                self.send_header("Location", redirector.target)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

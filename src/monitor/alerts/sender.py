@@ -19,7 +19,8 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import metrics
-from monitor.alerts.destinations import refuse_private
+from monitor.alerts.destinations import Policy, check_destination
+from monitor.alerts.guard import guarded
 from monitor.alerts.outbox import outbox_depth
 from monitor.alerts.render import Message, Renderer
 from monitor.config import Settings
@@ -52,12 +53,28 @@ def apprise_notify(url: str, message: Message) -> tuple[bool, str | None]:
     if not ap.add(with_keys(url, message.keys)):
         return False, "apprise could not load the subscription URL"
     with apprise.LogCapture(level=apprise.logging.WARNING) as logs:  # type: ignore[no-untyped-call]
-        ok = bool(ap.notify(title=message.title, body=message.body))
+        # Our templates write plain text, and post text is the adversary's (#11): telling
+        # apprise so makes it escape the body for plugins that send HTML or Markdown (the
+        # e-mail's text/html part, Telegram…) instead of passing tags through as markup.
+        ok = bool(
+            ap.notify(title=message.title, body=message.body, body_format=apprise.NotifyFormat.TEXT)
+        )
         text = logs.getvalue().strip()
     if ok:
         return True, None
     last = text.splitlines()[-1] if text else "delivery failed"
     return False, last.split(" - ", 2)[-1][:500]
+
+
+def notify_checked(
+    notify: Notify, url: str, message: Message, policy: Policy
+) -> tuple[bool, str | None]:
+    """``notify`` with every connection it opens held to ``policy`` (redirects, rebinding)."""
+    with guarded(policy) as watch:
+        ok, error = notify(url, message)
+    if watch.refused and not ok:
+        error = f"not delivered: {watch.reason}"
+    return ok, error
 
 
 @dataclass
@@ -220,7 +237,7 @@ class Sender:
 
     def _deliver(self, batch: _Batch, summary: SendSummary) -> None:
         message = self.renderer.render(batch.kind, [(key, p) for _, key, p, _ in batch.rows])
-        ok, error = self._refused(batch) or self.notify(batch.url, message)
+        ok, error = self._send(batch, message)
         summary.messages += 1
         now = self.clock()
         with self.sessions.begin() as s:
@@ -252,17 +269,20 @@ class Sender:
         if not ok and error:
             summary.errors.append(error)
 
-    def _refused(self, batch: _Batch) -> tuple[bool, str] | None:
-        """A failed delivery when a console subscription's host now resolves inside the network
-        (DNS rebinding: the check when it was saved saw a public address). Retried like any
-        failure, since the name may point outside again."""
+    def _send(self, batch: _Batch, message: Message) -> tuple[bool, str | None]:
+        """A console subscription is checked again (the operator's settings may have changed,
+        or its name now resolves inside the network) and delivered under the connect-time
+        guard. A refusal fails like any delivery and is retried: the name may point outside
+        again."""
         if not batch.check:
-            return None
+            return self.notify(batch.url, message)
         try:
-            refuse_private(batch.url, self.settings.alert_private_hosts)
+            policy = check_destination(
+                batch.url, self.settings.alert_private_hosts, self.settings.alert_schemes
+            )
         except ConfigError as exc:
             return False, f"not delivered: {exc}"
-        return None
+        return notify_checked(self.notify, batch.url, message, policy)
 
     def _wait(self, attempts: int) -> float:
         state = tenacity.RetryCallState(

@@ -19,9 +19,9 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from monitor.alerts.destinations import refuse_private
+from monitor.alerts.destinations import check_destination
 from monitor.alerts.render import Message
-from monitor.alerts.sender import apprise_notify
+from monitor.alerts.sender import apprise_notify, notify_checked
 from monitor.alerts.subscriptions import add_subscription, redact
 from monitor.errors import ConfigError
 from monitor.logs import add_url_secrets
@@ -166,7 +166,8 @@ def subscription_add(
     except ValueError:
         digest = -1  # add_subscription refuses it with its own message
     try:
-        refuse_private(url.strip(), request.app.state.settings.alert_private_hosts)
+        settings = request.app.state.settings
+        check_destination(url.strip(), settings.alert_private_hosts, settings.alert_schemes)
         with request.app.state.sessions.begin() as db:
             owner_id: int | None = me.id
             if owner and owner != me.username:
@@ -211,7 +212,7 @@ def subscription_update(
             raise HTTPException(404, "No such subscription.")
         if not _can_manage(me, sub):
             raise Forbidden()
-        name, url = sub.name, sub.url
+        name, url, checked = sub.name, sub.url, sub.check_destination
         if action == "test":
             pass  # sent below, outside the transaction: delivery can take a while
         elif action == "delete":
@@ -227,7 +228,9 @@ def subscription_update(
     settings = request.app.state.settings
     try:
         # Also for subscriptions made before this check or from the CLI.
-        refuse_private(url, settings.alert_private_hosts)
+        policy = check_destination(
+            url, settings.alert_private_hosts, settings.alert_schemes, console=checked
+        )
     except ConfigError as exc:
         return _back("/subscriptions", f"{name}: not sent: {scrub(exc.message, url)}")
     console = settings.console_url
@@ -237,7 +240,7 @@ def subscription_update(
         keys=[f"test:{name}:{int(time.time())}"],
     )
     add_url_secrets(url)  # whatever apprise logs while sending, not this URL's secrets
-    ok, error = apprise_notify(url, message)
+    ok, error = notify_checked(apprise_notify, url, message, policy)  # redirects too (#11)
     shown_error = scrub(error, url) or "delivery failed"
     with request.app.state.sessions.begin() as db:
         _audit(db, me, "subscription.test", name, ok=ok, error=None if ok else shown_error)
