@@ -42,7 +42,7 @@ def test_every_command_of_the_interface_spec_exists() -> None:
         ("db", "upgrade"), ("demo",), ("scan",), ("import",), ("channels", "add"),
         ("channels", "list"), ("channels", "disable"), ("channels", "enable"),
         ("channels", "remove"), ("channels", "sync"), ("collect",), ("run",), ("serve",),
-        ("login",), ("users", "add"), ("users", "list"), ("users", "disable"),
+        ("login",), ("users", "add"), ("users", "list"), ("users", "disable"), ("users", "passwd"),
         ("subscribers", "add"), ("subscribers", "list"), ("subscribers", "remove"),
         ("subscribers", "test"), ("alerts", "send"), ("rematch",), ("export",),
     }  # fmt: skip

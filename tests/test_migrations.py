@@ -100,3 +100,28 @@ def test_console_subscriptions_made_before_0004_are_checked_from_then_on(
         finally:
             engine.dispose()
     assert flags == {"from-console": True, "from-cli": False}
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_accounts_made_before_0005_get_a_session_epoch(backend: str, tmp_path: Path) -> None:
+    """Existing users keep their accounts; 0005 gives each the epoch a new cookie will carry."""
+    ctx = _postgres() if backend == "postgresql" else nullcontext(f"sqlite:///{tmp_path}/m.db")
+    with ctx as url:
+        engine = make_engine(url)
+        try:
+            upgrade(engine, "0004")
+            with engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "INSERT INTO users (id, username, password_hash, role, disabled,"
+                        " created_at) VALUES (1, 'ana', 'x', 'analyst', false, CURRENT_TIMESTAMP)"
+                    )
+                )
+            upgrade(engine)
+            with engine.connect() as conn:
+                epochs = list(conn.execute(text("SELECT username, session_epoch FROM users")))
+        finally:
+            engine.dispose()
+    assert [tuple(row) for row in epochs] == [("ana", 0)]

@@ -99,6 +99,42 @@ def test_placeholder_secret_refused_outside_demo(
     assert generated != placeholder and len(generated) >= 32
 
 
+@pytest.mark.parametrize(
+    "weak",
+    [
+        "aaaaaaaaaaaaaaaa",
+        "a" * 64,
+        "abababababababab",
+        "abcdefghijklmnopqrstuvwxyz",
+        "1234567890123456",
+        "0123456789abcdef",
+        "zyxwvutsrqponmlk",
+        "passwordpassword",
+        "secretsecretsecret",
+        "                ",
+    ],
+)
+def test_low_entropy_secret_refused(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch, weak: str
+) -> None:
+    """Long enough is not random enough: these sign sessions an attacker can forge (#11)."""
+    monkeypatch.setenv("MONITOR_SECRET_KEY", weak)
+    with pytest.raises(ConfigError, match="MONITOR_SECRET_KEY") as caught:
+        load_settings()
+    assert weak.strip() == "" or weak not in str(caught.value)  # the message never echoes it
+
+
+def test_random_secrets_are_accepted() -> None:
+    import secrets
+
+    for _ in range(2000):
+        for key in (secrets.token_urlsafe(32), secrets.token_hex(16), secrets.token_urlsafe(16)):
+            assert Settings(secret_key=key).console_secret() == key
+    # A long phrase of words carries enough, too.
+    phrase = "correct horse battery staple on the tigris"
+    assert Settings(secret_key=phrase).console_secret() == phrase
+
+
 def test_cli_reports_bad_config_with_exit_2(run_cli: CliRunner, tmp_path: Path) -> None:
     cfg = tmp_path / "cfg"
     cfg.mkdir()

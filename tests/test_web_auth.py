@@ -12,11 +12,12 @@ from monitor.alerts.subscriptions import add_subscription
 from monitor.errors import ConfigError
 from monitor.store.db import make_engine, session_factory
 from monitor.store.models import AlertOutbox, AuditLog, LoginFailure, Suppression, User
-from monitor.web import admin, alerts, operators, overview, posts, queue
+from monitor.web import admin, alerts, operators, overview, posts, queue, suppressions
 from monitor.web import login as login_routes
 from monitor.web.app import create_app
 from monitor.web.auth import LoginLimiter
 from monitor.web.security import CSP
+from monitor.web.throttle import IN_FLIGHT, Claim
 
 from .conftest import Database
 from .web_support import (
@@ -128,22 +129,50 @@ def test_login_limit_window_slides_and_success_clears_it(console) -> None:  # ty
     db, _ = console
     now = [datetime(2026, 11, 25, 12, 0, tzinfo=UTC)]
     limiter = LoginLimiter(per_user=3, per_client=5, window=60, clock=lambda: now[0])
+
+    def fail(client: str, name: str) -> Claim:
+        claim = limiter.claim(s, client, name)
+        assert isinstance(claim, Claim)
+        limiter.failed(s, claim)
+        return claim
+
     with db.sessions.begin() as s:
-        for _ in range(3):
-            limiter.failed(s, "10.0.0.1", "Analyst")
-        assert limiter.retry_after(s, "10.0.0.1", "analyst") == 61
-        assert limiter.retry_after(s, "10.0.0.2", "analyst") is None  # another client
+        first = limiter.claim(s, "10.0.0.1", "Analyst")
+        assert isinstance(first, Claim)
+        for _ in range(2):
+            assert isinstance(limiter.claim(s, "10.0.0.1", "analyst"), Claim)
+        # Three checks in flight hold the whole budget: wait for them, not refused yet.
+        assert limiter.claim(s, "10.0.0.2", "analyst") == IN_FLIGHT
+        limiter.succeeded(s, first, "10.0.0.1", "analyst")  # a right one frees its place
+        fail("10.0.0.1", "analyst")
+        s.query(LoginFailure).update({LoginFailure.pending: False})  # the other two failed
+        assert limiter.claim(s, "10.0.0.1", "analyst") == 61  # the account's budget is spent
+        assert limiter.claim(s, "10.0.0.2", "analyst") == 61  # from any address
         now[0] += timedelta(seconds=30)
-        assert limiter.retry_after(s, "10.0.0.1", "analyst") == 31
+        assert limiter.claim(s, "10.0.0.1", "analyst") == 31
         for name in ("a", "b"):
-            limiter.failed(s, "10.0.0.1", name)
-        assert limiter.retry_after(s, "10.0.0.1", "someone-else") == 31  # the client's limit
+            assert not fail("10.0.0.1", name).noisy
+        # The address's own limit is a signal, never a refusal.
+        claim = fail("10.0.0.1", "someone-else")
+        assert claim.noisy and claim.client_wait == 31
         now[0] += timedelta(seconds=31)
-        assert limiter.retry_after(s, "10.0.0.1", "analyst") is None
-        limiter.failed(s, "10.0.0.1", "analyst")  # also prunes the expired rows
+        fresh = limiter.claim(s, "10.0.0.1", "analyst")  # also prunes the expired rows
+        assert isinstance(fresh, Claim)
+        assert s.scalar(select(func.count()).select_from(LoginFailure)) == 4
+        limiter.succeeded(s, fresh, "10.0.0.1", "ANALYST")
         assert s.scalar(select(func.count()).select_from(LoginFailure)) == 3
-        limiter.succeeded(s, "10.0.0.1", "ANALYST")
-        assert s.scalar(select(func.count()).select_from(LoginFailure)) == 2
+
+
+def test_a_check_that_never_settled_counts_as_failed(console) -> None:  # type: ignore[no-untyped-def]
+    """A worker that died mid-check must not leave the account waiting forever."""
+    db, _ = console
+    now = [datetime(2026, 11, 25, 12, 0, tzinfo=UTC)]
+    limiter = LoginLimiter(per_user=1, window=300, clock=lambda: now[0])
+    with db.sessions.begin() as s:
+        assert isinstance(limiter.claim(s, "10.0.0.1", "analyst"), Claim)
+        assert limiter.claim(s, "10.0.0.1", "analyst") == IN_FLIGHT
+        now[0] += timedelta(seconds=61)
+        assert limiter.claim(s, "10.0.0.1", "analyst") == 240
 
 
 def test_login_without_csrf_is_rejected(console) -> None:  # type: ignore[no-untyped-def]
@@ -206,6 +235,7 @@ def matrix(  # type: ignore[no-untyped-def]
         ("GET", "/export.csv", "analyst", {}, 200),
         ("GET", "/export.jsonl", "analyst", {}, 200),
         ("POST", f"/suppressions/{sup_id}", "operator", {"enabled": "0"}, 303),
+        ("POST", f"/suppressions/{sup_id}/lift", "operator", {}, 303),
         ("GET", "/channels", "operator", {}, 200),
         (
             "POST",
@@ -241,6 +271,18 @@ def matrix(  # type: ignore[no-untyped-def]
         ("POST", f"/subscriptions/{sub_id}", "analyst", {"action": "disable"}, 303),
         ("GET", "/alerts/failed", "operator", {}, 200),
         ("POST", f"/alerts/{outbox_id}/retry", "operator", {}, 303),
+        ("GET", "/account/password", "analyst", {}, 200),
+        (  # two different new passwords: refused before any check, the password stays
+            "POST",
+            "/account/password",
+            "analyst",
+            {
+                "current_password": PASSWORD,
+                "new_password": "a-new-passphrase",
+                "confirm_password": "another-passphrase",
+            },
+            400,
+        ),
         ("POST", "/logout", "analyst", {}, 303),
         ("GET", "/login", "", {}, 200),
         ("POST", "/login", "", {"username": "nobody", "password": "wrong-password"}, 401),
@@ -256,7 +298,7 @@ RANK = {"": 0, "analyst": 1, "operator": 2, "admin": 3}
 def test_every_route_is_in_the_matrix(console) -> None:  # type: ignore[no-untyped-def]
     _, seeded = console
     registered = set()
-    for module in (login_routes, queue, posts, operators, overview, admin, alerts):
+    for module in (login_routes, queue, posts, operators, suppressions, overview, admin, alerts):
         for route in module.router.routes:
             for method in route.methods:  # type: ignore[attr-defined]
                 registered.add((method, route.path))  # type: ignore[attr-defined]

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from monitor.errors import ConfigError, yaml_error
+from monitor.errors import ConfigError
+from monitor.yamlfile import compose_config, construct
 
 ENV_PREFIX = "MONITOR_"
 SETTINGS_FILE = "settings.yaml"
@@ -45,6 +46,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     console_url: str = "http://127.0.0.1:8000"
     console_concurrency: int = Field(default=4, ge=1, le=100)
+    # Request bodies past this are refused (413) before anything parses them (#11).
+    console_max_body: int = Field(default=1_048_576, ge=1024, le=1_073_741_824)
     ingest_batch_size: int = Field(default=1000, ge=1, le=50_000)
     collect_interval: int = Field(default=300, ge=10)
     recent_window_hours: float = Field(default=48.0, ge=0)
@@ -71,11 +74,20 @@ class Settings(BaseSettings):
     alert_rate_per_minute: int = Field(default=30, ge=1)
     alert_poll_seconds: float = Field(default=10.0, gt=0)
     alert_private_hosts: str = ""
+    # Extra apprise schemes console users may use beyond the checked table (#11).
+    alert_schemes: str = ""
     # Reliability (issue #7); documented in docs/settings.md.
     db_retry_max: float = Field(default=30.0, ge=0.5, le=600)
     metrics_port: int = Field(default=0, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
+    # Hostile input files (#11); documented in docs/settings.md and docs/collectors.md.
+    input_max_depth: int = Field(default=32, ge=8, le=1000)
+    export_max_message_bytes: int = Field(default=1 << 20, ge=64 * 1024, le=1 << 30)
+    scan_max_line_bytes: int = Field(default=16 << 20, ge=64 * 1024, le=1 << 30)
+    # Console transport (issue #11); documented in docs/settings.md.
+    trusted_proxies: str = ""
+    hsts_seconds: int = Field(default=31_536_000, ge=0, le=63_072_000)
 
     @field_validator("database_url")
     @classmethod
@@ -91,13 +103,21 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
-    @field_validator("alert_private_hosts")
+    @field_validator("trusted_proxies")
     @classmethod
-    def _hosts(cls, value: str) -> str:
-        from monitor.alerts.destinations import parse_allowed
+    def _proxies(cls, value: str) -> str:
+        from monitor.web.transport import parse_proxies
+
+        parse_proxies(value)  # raises ValueError naming the entry that is not an address
+        return value
+
+    @field_validator("alert_private_hosts", "alert_schemes")
+    @classmethod
+    def _hosts(cls, value: str, info: ValidationInfo) -> str:
+        from monitor.alerts.destinations import parse_allowed, parse_schemes
 
         try:
-            parse_allowed(value)
+            (parse_allowed if info.field_name == "alert_private_hosts" else parse_schemes)(value)
         except ConfigError as exc:
             raise ValueError(exc.message) from None
         return value
@@ -112,16 +132,25 @@ class Settings(BaseSettings):
 
     def console_secret(self, *, demo: bool = False) -> str:
         """The key that signs console sessions; only the demo may run without a real one."""
+        from monitor.strength import secret_problem
+
         key = self.secret_key.get_secret_value() if self.secret_key else None
-        if key is None or key.strip().lower() in _PLACEHOLDER_SECRETS or len(key) < 16:
-            if demo:
-                return secrets.token_urlsafe(32)
-            raise ConfigError(
-                "set a random value of at least 16 characters "
-                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)",
-                key=f"{ENV_PREFIX}SECRET_KEY",
-            )
-        return key
+        if key is None:
+            problem: str | None = "is not set"
+        elif key.strip().lower() in _PLACEHOLDER_SECRETS:
+            problem = "is a placeholder"
+        else:
+            # Low-entropy keys (`aaaa…`, `1234…`) are as forgeable as placeholders (#11).
+            problem = secret_problem(key)
+            if problem is None:
+                return key
+        if demo:
+            return secrets.token_urlsafe(32)
+        raise ConfigError(
+            f"{problem}: set a random value of at least 16 characters "
+            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)",
+            key=f"{ENV_PREFIX}SECRET_KEY",
+        )
 
     @classmethod
     def settings_customise_sources(
@@ -136,10 +165,6 @@ class Settings(BaseSettings):
         return (env_settings, init_settings)
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A SafeLoader that remembers the line of each top-level key, for error messages."""
-
-
 def _read_yaml_with_lines(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -147,11 +172,9 @@ def _read_yaml_with_lines(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
         return {}, {}
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read: {exc}", file=path) from exc
-    try:
-        node = yaml.compose(text, Loader=_LineLoader)
-        data = yaml.load(text, Loader=_LineLoader)
-    except yaml.YAMLError as exc:
-        raise yaml_error(exc, path, text) from None
+    # The loader shared by every config file: syntax errors and aliases name file and line (#11).
+    node = compose_config(text, path)
+    data = construct(node, path, text)
     if data is None:
         return {}, {}
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):

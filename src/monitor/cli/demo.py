@@ -11,7 +11,7 @@ from monitor.cli.context import Runtime
 from monitor.cli.data import import_export_file
 from monitor.store.migrate import upgrade
 from monitor.store.models import Channel, Match, Post, SignalRow, User
-from monitor.store.users import add_user, hash_password
+from monitor.store.users import add_user, end_sessions, hash_password
 
 SAMPLE_HANDLE = "sarayat_alfajr"
 DEMO_USER = "demo-analyst"
@@ -53,6 +53,7 @@ def ensure_demo_user(rt: Runtime) -> str:
         else:
             user.password_hash = hash_password(password)
             user.disabled = False
+            end_sessions(user)  # a new demo password ends the last run's sessions (#11)
     return password
 
 

@@ -48,6 +48,8 @@ def serve_console(
             host=host,
             port=port,
             log_level=rt.settings.log_level.lower(),
+            # uvicorn would believe X-Forwarded-For from 127.0.0.1 — in compose, from anyone
+            # the port forward brings in. Only MONITOR_TRUSTED_PROXIES is believed (web/transport).
             proxy_headers=False,
             server_header=False,
         )

@@ -1,4 +1,4 @@
-"""Console accounts: argon2-hashed passwords, three roles."""
+"""Console accounts: argon2-hashed passwords, three roles, sessions that can be ended."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from monitor.errors import ConfigError
 from monitor.store.models import AuditLog, User
+from monitor.strength import password_problem
 
 ROLES = ("analyst", "operator", "admin")
-MIN_PASSWORD = 8
 
 _hasher = PasswordHasher()
 
@@ -32,8 +32,7 @@ def verify_password(stored_hash: str, password: str) -> bool:
 def add_user(session: Session, username: str, role: str, password: str, *, actor: str) -> User:
     if role not in ROLES:
         raise ConfigError(f"role must be one of {', '.join(ROLES)}", key="--role")
-    if len(password) < MIN_PASSWORD:
-        raise ConfigError(f"password must have at least {MIN_PASSWORD} characters", key="password")
+    check_password(password)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise ConfigError(f"user {username!r} already exists", key="NAME")
     user = User(username=username, role=role, password_hash=hash_password(password), disabled=False)
@@ -41,6 +40,29 @@ def add_user(session: Session, username: str, role: str, password: str, *, actor
     session.add(AuditLog(actor=actor, action="user.add", target=username, detail={"role": role}))
     session.flush()
     return user
+
+
+def check_password(password: str) -> None:
+    """Refuse a weak password with a message saying why (every place one is set, #11)."""
+    problem = password_problem(password)
+    if problem is not None:
+        raise ConfigError(problem, key="password")
+
+
+def end_sessions(user: User) -> None:
+    """End every session of ``user`` in every worker process: its cookies carry the old epoch.
+
+    An SQL increment, not a read-modify-write, so two concurrent bumps both count."""
+    user.session_epoch = User.session_epoch + 1
+
+
+def set_password(session: Session, user: User, password: str, *, actor: str) -> None:
+    """A new password for ``user``; it ends all of their sessions."""
+    check_password(password)
+    user.password_hash = hash_password(password)
+    end_sessions(user)
+    session.add(AuditLog(actor=actor, action="user.passwd", target=user.username, detail={}))
+    session.flush()
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:

@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from monitor.errors import MonitorError
 from monitor.store.models import AuditLog, User
-from monitor.store.users import ROLES, add_user
+from monitor.store.users import ROLES, add_user, end_sessions
 from monitor.web.auth import DB, Admin, check_csrf
+from monitor.web.params import UserId
 from monitor.web.render import render
 
 router = APIRouter()
@@ -48,7 +49,7 @@ def user_add(
 def user_update(
     request: Request,
     me: Admin,
-    user_id: int,
+    user_id: UserId,
     role: Annotated[str, Form()] = "",
     disabled: Annotated[str, Form()] = "",
 ) -> Response:
@@ -63,11 +64,18 @@ def user_update(
         if role:
             if role not in ROLES:
                 raise HTTPException(400, "unknown role")
+            if role != user.role:
+                detail["role"] = role
             user.role = role
-            detail["role"] = role
         if disabled in ("0", "1"):
+            if user.disabled != (disabled == "1"):
+                detail["disabled"] = disabled == "1"
             user.disabled = disabled == "1"
-            detail["disabled"] = user.disabled
+        if detail:
+            # A new role or a disable/enable ends the user's sessions: re-enabling must not
+            # revive cookies from before, nor a demoted admin keep an admin's session (#11).
+            end_sessions(user)
+            detail["sessions_ended"] = True
         db.add(
             AuditLog(actor=me.username, action="user.update", target=user.username, detail=detail)
         )

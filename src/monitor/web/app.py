@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -18,14 +19,26 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from monitor.config import Settings
 from monitor.store.db import reader_sessions
-from monitor.web import admin, alerts, auth, login, operators, overview, posts, queue
-from monitor.web.app_helpers import wants_json
+from monitor.web import (
+    admin,
+    alerts,
+    auth,
+    login,
+    operators,
+    overview,
+    posts,
+    queue,
+    suppressions,
+)
+from monitor.web.app_helpers import validation_problems, wants_json
 from monitor.web.auth import CsrfRejected, Forbidden, LoginLimiter, NotAuthenticated, SessionCodec
 from monitor.web.balance import LoadBoard, Rebalance
+from monitor.web.bodylimit import BodyLimit
 from monitor.web.limits import ConcurrencyLimit, pool_capacity
 from monitor.web.metrics import Metrics, MetricsMiddleware
 from monitor.web.render import make_env, render
 from monitor.web.security import SecurityHeaders
+from monitor.web.transport import Transport
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +73,7 @@ def create_app(
     app.state.metrics = metrics
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (login, queue, posts, operators, overview, admin, alerts):
+    for module in (login, queue, posts, operators, suppressions, overview, admin, alerts):
         app.include_router(module.router)
     _add_probes(app, sessions, metrics)
     _add_error_handlers(app)
@@ -68,9 +81,16 @@ def create_app(
     # time a request waited for its turn.
     limit = min(settings.console_concurrency, pool_capacity(sessions))
     app.add_middleware(ConcurrencyLimit, limit=limit)
+    # Outside the door and everything that reads a body: an oversized one is refused before
+    # it waits for a turn, is authenticated or parsed (#11).
+    app.add_middleware(BodyLimit, limit=settings.console_max_body)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Rebalance, board=board)
+    # Outermost: every layer sees the client and scheme a trusted proxy vouches for (#11).
+    app.add_middleware(
+        Transport, trusted=settings.trusted_proxies, hsts_seconds=settings.hsts_seconds
+    )
     return app
 
 
@@ -155,6 +175,12 @@ def _add_error_handlers(app: FastAPI) -> None:
         return error_response(
             request, 503, "The database is unavailable; try again shortly.", "database unavailable"
         )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_input(request: Request, exc: Exception) -> Response:
+        problems = validation_problems(getattr(exc, "errors", list)())
+        listed = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+        return error_response(request, 422, f"Not accepted: {listed}.", problems)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: Any) -> Response:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from fastapi import Request
 
 API_PREFIXES = ("/api/", "/export")
@@ -13,3 +16,17 @@ def wants_json(request: Request) -> bool:
         return True
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept
+
+
+def validation_problems(errors: Sequence[Any]) -> list[dict[str, str]]:
+    """Which field was refused and why, without the submitted value: FastAPI's own 422 echoes
+    every input back, a password included, into pages, logs and proxies (#11)."""
+    problems = []
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]
+        message = str(error.get("msg", "invalid"))
+        given = error.get("input")
+        if isinstance(given, str) and len(given) >= 3 and given in message:
+            message = message.replace(given, "…")
+        problems.append({"field": ".".join(loc) or "request", "problem": message})
+    return problems

@@ -1,8 +1,11 @@
-"""Sessions, CSRF, roles and the login rate limit.
+"""Sessions, CSRF and roles.
 
-The session is a signed, timestamped cookie (itsdangerous) holding the user id, the CSRF token
-and a fingerprint of the password hash; the user row is re-read on every request, so disabling
-an account or changing its password ends its sessions at once.
+The session is a signed, timestamped cookie (itsdangerous) holding the user id, the CSRF token,
+a fingerprint of the password hash and the user's session epoch. The user row is re-read on
+every request: a cookie whose epoch is not the row's is dead, and logout, a new password,
+disabling, enabling and a role change all bump the epoch, so they end every session of that
+user server-side, in every worker process (#11). Replaying a captured cookie after logout
+gets nothing.
 """
 
 from __future__ import annotations
@@ -10,19 +13,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from functools import cache
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import Row, Select, bindparam, delete, func, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from monitor.store.models import LoginFailure, User, utcnow
+from monitor.store.models import User
+from monitor.web.throttle import LoginLimiter as LoginLimiter
+from monitor.web.transport import is_https
 
 COOKIE = "monitor_session"
 SESSION_SECONDS = 12 * 3600
@@ -88,9 +94,8 @@ def read_session(request: Request) -> dict[str, Any]:
 
 def write_session(request: Request, response: Response, data: dict[str, Any]) -> None:
     codec: SessionCodec = request.app.state.codec
-    secure = request.url.scheme == "https" or request.app.state.settings.console_url.startswith(
-        "https://"
-    )
+    # Over https (directly, or as a trusted proxy says) the cookie never travels in clear.
+    secure = is_https(request) or request.app.state.settings.console_url.startswith("https://")
     response.set_cookie(
         COOKIE,
         codec.dumps(data),
@@ -140,9 +145,14 @@ DB = Annotated[Session, Depends(get_db)]
 def _user_row() -> Select[Any]:
     """Built once; read without the ORM: this runs on every request (#5 benchmark)."""
     users = User.__table__.c
-    return select(users.id, users.username, users.role, users.disabled, users.password_hash).where(
-        users.id == bindparam("uid")
-    )
+    return select(
+        users.id,
+        users.username,
+        users.role,
+        users.disabled,
+        users.password_hash,
+        users.session_epoch,
+    ).where(users.id == bindparam("uid"))
 
 
 async def optional_principal(request: Request, db: DB) -> Principal | None:
@@ -154,13 +164,14 @@ async def optional_principal(request: Request, db: DB) -> Principal | None:
 
 def _principal(request: Request, db: Session) -> Principal | None:
     data = read_session(request)
-    uid, csrf = data.get("u"), data.get("c")
-    if not isinstance(uid, int) or not isinstance(csrf, str):
+    uid, csrf, epoch = data.get("u"), data.get("c"), data.get("e")
+    if not isinstance(uid, int) or not isinstance(csrf, str) or not isinstance(epoch, int):
         return None
     user = db.connection().execute(_user_row(), {"uid": uid}).first()
     if (
         user is None
         or user.disabled
+        or user.session_epoch != epoch
         or not hmac.compare_digest(str(data.get("k", "")), fingerprint(user))
     ):
         return None
@@ -217,58 +228,23 @@ async def check_csrf(request: Request) -> None:
         raise CsrfRejected()
 
 
+def session_data(user_id: int, epoch: int, key: str) -> dict[str, Any]:
+    """A fresh session for a user: a new CSRF token, so one planted before is worthless."""
+    return {"u": user_id, "c": new_csrf(), "k": key, "e": epoch}
+
+
 def safe_next(value: str | None) -> str:
-    """Only same-site paths: an open redirect after login would hand phishers our domain."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """Only same-origin paths: an open redirect would hand phishers our domain (#11).
+
+    Browsers drop tab, CR and LF from URLs and read a backslash as a slash, so
+    ``/%09/evil.example`` becomes ``//evil.example``: any control, format or space character,
+    and any backslash, is refused outright rather than cleaned; what is left must parse as a
+    bare path, with neither scheme nor host."""
+    if not value or not value.startswith("/") or "\\" in value:
+        return "/"
+    if any(ch.isspace() or unicodedata.category(ch)[0] in "CZ" for ch in value):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or value.startswith("//"):
         return "/"
     return value
-
-
-class LoginLimiter:
-    """Failed logins per (client, username) and per client, in a sliding window.
-
-    Counted in the database (``login_failures``) so that all worker processes of
-    ``monitor serve --workers N`` share one limit: in memory, each would allow its own."""
-
-    def __init__(
-        self,
-        per_user: int = 5,
-        per_client: int = 30,
-        window: float = 300.0,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self.per_user, self.per_client = per_user, per_client
-        self.window = timedelta(seconds=window)
-        self.clock = clock
-
-    def retry_after(self, s: Session, client: str, username: str) -> int | None:
-        """Seconds to wait before another attempt is allowed, or None."""
-        now = self.clock()
-        recent = select(func.count(), func.min(LoginFailure.at)).where(
-            LoginFailure.client == client[:100], LoginFailure.at > now - self.window
-        )
-        for limit, q in (
-            (self.per_user, recent.where(LoginFailure.username == _name(username))),
-            (self.per_client, recent),
-        ):
-            count, oldest = s.execute(q).one()
-            if count >= limit:
-                return max(1, int((oldest + self.window - now).total_seconds()) + 1)
-        return None
-
-    def failed(self, s: Session, client: str, username: str) -> None:
-        now = self.clock()
-        # Expired rows go as new ones come: the table never holds more than one window.
-        s.execute(delete(LoginFailure).where(LoginFailure.at <= now - self.window))
-        s.add(LoginFailure(client=client[:100], username=_name(username), at=now))
-
-    def succeeded(self, s: Session, client: str, username: str) -> None:
-        s.execute(
-            delete(LoginFailure).where(
-                LoginFailure.client == client[:100], LoginFailure.username == _name(username)
-            )
-        )
-
-
-def _name(username: str) -> str:
-    return username.lower()[:100]

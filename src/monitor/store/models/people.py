@@ -20,6 +20,10 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(300))
     role: Mapped[str] = mapped_column(String(20))  # analyst | operator | admin
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Carried in every session cookie and compared on each request; bumped by logout, a new
+    # password, disabling, enabling and a role change, which so end every session of the
+    # user in all worker processes at once (#11).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -36,6 +40,9 @@ class LoginFailure(Base):
     client: Mapped[str] = mapped_column(String(100))
     username: Mapped[str] = mapped_column(String(100))  # lower-cased
     at: Mapped[datetime] = mapped_column(index=True)
+    # A password check in flight: it holds one of the account's checks until it is settled,
+    # as a failure or by being deleted (#11).
+    pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 # What an analyst can decide; an assignment is also a Review row (decision "assigned").
