@@ -44,3 +44,20 @@ def test_flagging_precision_and_recall(matcher: Matcher) -> None:
     recall = tp / (tp + fn)
     assert precision >= 0.9, (precision, misses)
     assert recall >= 0.9, (recall, misses)
+
+
+HELD_OUT = EVAL.with_name("test.jsonl")
+KINDS = {"verse_cue", "verse_quote", "readiness", "threat", "allegiance", "attack_claim", "target"}
+
+
+def test_held_out_split_is_well_formed() -> None:
+    """The frozen test split (tests/eval/README.md) stays what its figures were measured on."""
+    posts = [json.loads(x) for x in HELD_OUT.read_text(encoding="utf-8").splitlines() if x.strip()]
+    assert len(posts) == 327 and len({p["id"] for p in posts}) == len(posts)
+    for p in posts:
+        assert set(p["kinds"]) <= KINDS, p["id"]
+        assert p["channel_kind"] in {"group", "leader", "media", "news"}, p["id"]
+        assert p["form"] in {"msa", "dialect", "english", "obfuscated", "hashtags"}, p["id"]
+        assert p["context"] in {"with", "without"}, p["id"]
+        assert not (p["flagged"] and p["channel_kind"] == "news"), p["id"]
+    assert sum(p["flagged"] for p in posts) == 194
