@@ -38,3 +38,13 @@ def test_rule_file_with_an_alias_names_file_and_line(tmp_path: Path) -> None:
 def test_shipped_config_files_use_no_aliases() -> None:
     load_rules(CONFIG / "rules")
     load_settings(config_dir=CONFIG)
+
+
+def test_a_config_file_nested_50000_deep_names_file_and_line(tmp_path: Path) -> None:
+    # Composing recursed once per level: this ended in a RecursionError ("internal error").
+    deep = "x:\n  - " + "[" * 50_000 + "]" * 50_000 + "\n"
+    (tmp_path / "settings.yaml").write_text(deep, "utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config_dir=tmp_path)
+    assert caught.value.file == str(tmp_path / "settings.yaml") and caught.value.line == 2
+    assert "nested deeper than 64 levels" in caught.value.message

@@ -16,13 +16,16 @@ import yaml
 
 from monitor.errors import ConfigError, yaml_error
 
-__all__ = ["compose_config", "construct", "read_text"]
+__all__ = ["MAX_DEPTH", "compose_config", "construct", "read_text"]
+
+MAX_DEPTH = 64
 
 
 class _NoAliasLoader(yaml.SafeLoader):
     """A SafeLoader that refuses anchors (``&a``) and aliases (``*a``) as it composes."""
 
     path: str = ""
+    depth: int = 0
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         event = self.peek_event()  # type: ignore[no-untyped-call]
@@ -35,7 +38,19 @@ class _NoAliasLoader(yaml.SafeLoader):
                 file=self.path,
                 line=event.start_mark.line + 1,
             )
-        return super().compose_node(parent, index)
+        # Composing recurses once per level: "[[[[…" 50 000 deep ends in a RecursionError, not a
+        # message (#11). No config file of ours nests past a handful of levels.
+        if self.depth >= MAX_DEPTH:
+            raise ConfigError(
+                f"nested deeper than {MAX_DEPTH} levels",
+                file=self.path,
+                line=event.start_mark.line + 1,
+            )
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 def read_text(path: Path) -> str:
