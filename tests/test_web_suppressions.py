@@ -133,6 +133,52 @@ def test_the_preview_counts_what_it_would_silence_before_saving(sqlite_db: Datab
     assert resp.status_code == 200 and found and int(found.group(1)) == 1
 
 
+@pytest.mark.parametrize("phrase", ["ه", "1", "ل ب"])
+def test_a_phrase_without_a_real_word_is_refused(sqlite_db: Database, phrase: str) -> None:
+    # A ruling matches inside words: one letter or a digit would silence nearly every signal.
+    make_users(sqlite_db.sessions)
+    s = seed(sqlite_db.sessions)
+    client = make_client(sqlite_db.sessions)
+    assert login(client, "analyst") == 303
+    before = counts(sqlite_db)
+    resp = client.post(
+        f"/posts/{s.posts['verse']}/review",
+        data={
+            "decision": "dismissed",
+            "suppress_phrase": phrase,
+            "confirm_suppress": "1",
+            "csrf_token": csrf(client),
+        },
+    )
+    assert resp.status_code == 400 and "no word of 3 letters" in resp.text
+    assert counts(sqlite_db) == before
+
+
+def test_a_ruling_that_silences_most_of_a_channel_needs_an_operator(sqlite_db: Database) -> None:
+    # "الله" is no stop word, yet it is in nearly every verse signal of a religious channel.
+    make_users(sqlite_db.sessions)
+    s = seed(sqlite_db.sessions)
+    verse = "إن الله يحب الذين يقاتلون في سبيله صفا"
+    records = [
+        PostRecord(40 + i, NOW - timedelta(hours=i + 1), f"{verse} {i}", "export") for i in range(6)
+    ]
+    ids = store_posts(sqlite_db.sessions, s.channel_id, records)
+    for mid in ids.values():
+        add_match(sqlite_db.sessions, mid, "high", [("verse_cue", "quran:61:4", "61:4", verse)])
+    form = {"decision": "dismissed", "suppress_phrase": "الله", "confirm_suppress": "1"}
+    analyst = make_client(sqlite_db.sessions)
+    assert login(analyst, "analyst") == 303
+    before = counts(sqlite_db)
+    resp = analyst.post(f"/posts/{ids[40]}/review", data={**form, "csrf_token": csrf(analyst)})
+    assert resp.status_code == 400 and "needs an operator" in resp.text, resp.text
+    assert counts(sqlite_db) == before  # nothing saved
+    operator = make_client(sqlite_db.sessions)
+    assert login(operator, "operator") == 303
+    resp = operator.post(f"/posts/{ids[40]}/review", data={**form, "csrf_token": csrf(operator)})
+    assert resp.status_code == 303  # an operator may make the wide ruling
+    assert counts(sqlite_db) == (before[0] + 1, before[1] + 1)
+
+
 @pytest.fixture(scope="module")
 def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
     return Matcher(load_rules(CONFIG / "rules"), cache_dir=tmp_path_factory.mktemp("cache"))

@@ -20,7 +20,7 @@ from monitor.store.models import Channel, Match, Post, SignalRow
 from monitor.web.app_helpers import wants_json
 from monitor.web.params import INT64_MAX
 from monitor.web.render import render
-from monitor.web.suppress import Preview, preview, refusal
+from monitor.web.suppress import Preview, flagged_posts, preview, refusal, too_wide
 
 
 @dataclass
@@ -37,9 +37,12 @@ class Wanted:
 
 
 def wanted_suppressions(
-    db: Session, post: Post, signal_ids: list[int], phrase: str
+    db: Session, post: Post, signal_ids: list[int], phrase: str, *, wide_ok: bool = False
 ) -> list[Wanted]:
+    """The suppressions a dismissal asks for, each with its preview and, when it cannot be
+    saved, why; ``wide_ok`` (operators) lifts the cap on how much of the channel one silences."""
     out: list[Wanted] = []
+    flagged = None if wide_ok else flagged_posts(db, post.channel_id)
     # An id no row can have is simply not one of this post's signals (and must not reach the
     # database, which refuses integers past int64).
     ids = [i for i in signal_ids if 1 <= i <= INT64_MAX]
@@ -50,17 +53,25 @@ def wanted_suppressions(
             .where(Match.post_id == post.id, SignalRow.id.in_(ids))
             .order_by(SignalRow.id)
         ):
-            out.append(_wanted(db, post, sig.matched, sig.kind, sig.rule, sig.id))
+            out.append(_wanted(db, post, sig.matched, sig.kind, sig.rule, sig.id, flagged))
     if phrase.strip():
-        out.append(_wanted(db, post, phrase, None, None, None))
+        out.append(_wanted(db, post, phrase, None, None, None, flagged))
     return out
 
 
 def _wanted(
-    db: Session, post: Post, phrase: str, kind: str | None, rule: str | None, sid: int | None
+    db: Session,
+    post: Post,
+    phrase: str,
+    kind: str | None,
+    rule: str | None,
+    sid: int | None,
+    channel_flagged: int | None,
 ) -> Wanted:
     why = refusal(phrase)
     seen = Preview() if why else preview(db, post.channel_id, phrase, kind, rule)
+    if why is None and channel_flagged is not None:
+        why = too_wide(seen, channel_flagged)
     return Wanted(phrase.strip(), kind, rule, sid, why, seen)
 
 

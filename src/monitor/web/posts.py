@@ -240,7 +240,9 @@ def review_post(
     if decision == "dismissed" and (suppress or suppress_phrase.strip()):
         with request.app.state.sessions() as db:
             post = _post_or_404(db, post_id)
-            wanted = wanted_suppressions(db, post, suppress or [], suppress_phrase)
+            wanted = wanted_suppressions(
+                db, post, suppress or [], suppress_phrase, wide_ok=me.can("operator")
+            )
             if any(w.refused for w in wanted) or (wanted and confirm_suppress != "1"):
                 # Nothing saved yet: the analyst first sees what it would silence (#11).
                 form = {"note": note, "assign_to": assign_to, "next": next}

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 
-from sqlalchemy import Text, cast, or_, select
+from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from monitor.match.engine import Suppressed
@@ -23,6 +23,11 @@ from monitor.store.models import AuditLog, Match, Post, SignalRow, Suppression
 
 EXAMPLES = 5
 STOP_LANGUAGES = ("ar", "en")
+MIN_LETTERS = 3
+# An analyst's ruling may silence at most this share of the channel's flagged posts (or
+# WIDE_FLOOR of them, for small channels); operators may go further.
+WIDE_SHARE = 0.2
+WIDE_FLOOR = 3
 
 
 @cache
@@ -54,7 +59,37 @@ def refusal(phrase: str) -> str | None:
             f"{phrase.strip()!r} is made only of common words (stop words): it would silence "
             "every signal that contains them. Choose the words that make this post harmless."
         )
+    # A ruling matches inside words: "ه" or "1" would be found in nearly every signal.
+    if not any(sum(ch.isalpha() for ch in w) >= MIN_LETTERS for w in norm.split()):
+        return (
+            f"{phrase.strip()!r} has no word of {MIN_LETTERS} letters or more: it would match "
+            "inside almost every signal. Choose the words that make this post harmless."
+        )
     return None
+
+
+def too_wide(seen: Preview, channel_flagged: int) -> str | None:
+    """Why an analyst may not save a ruling this wide, or None. A common content word ("الله")
+    passes the stop-word test yet silences most of a religious channel's signals (review of
+    #11), so beyond a share of the channel's flagged posts the ruling is an operator's call."""
+    limit = max(WIDE_FLOOR, int(channel_flagged * WIDE_SHARE))
+    if seen.flagged <= limit:
+        return None
+    return (
+        f"it would silence {seen.flagged} of this channel's {channel_flagged} flagged posts; "
+        "a ruling that wide needs an operator (ask one to make it from this post)"
+    )
+
+
+def flagged_posts(session: Session, channel_id: int) -> int:
+    """How many stored posts of the channel are flagged now."""
+    stmt = (
+        select(func.count())
+        .select_from(Match)
+        .join(Post, Post.id == Match.post_id)
+        .where(Post.channel_id == channel_id, Match.flagged.is_(True))
+    )
+    return int(session.scalar(stmt) or 0)
 
 
 @dataclass
