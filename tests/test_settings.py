@@ -112,6 +112,12 @@ def test_placeholder_secret_refused_outside_demo(
         "passwordpassword",
         "secretsecretsecret",
         "                ",
+        # words, keyboard walks, a phrase repeated (zxcvbn; the entropy count passed them)
+        "changemechangemechangeme",
+        "passwordpasswordpassword",
+        "monitor-secret-key",
+        "qwertyuiopasdfghjkl",
+        "1q2w3e4r5t6y7u8i",
     ],
 )
 def test_low_entropy_secret_refused(

@@ -11,7 +11,17 @@ from starlette.testclient import TestClient
 from monitor.web.app import create_app
 
 from .conftest import CliRunner, Database
-from .web_support import CSRF_FIELD, PASSWORD, csrf, login, make_client, make_users, seed, settings
+from .web_support import (
+    CSRF_FIELD,
+    PASSWORD,
+    csrf,
+    login,
+    make_client,
+    make_users,
+    seed,
+    serving,
+    settings,
+)
 
 OFFSITE = [
     "/%09/example.com",
@@ -81,6 +91,11 @@ def test_next_keeps_same_site_paths(console, target: str) -> None:  # type: igno
         ("elevenchars", "at least 12 characters"),
         ("aaaaaaaaaaaaaaaa", "different characters"),
         ("abababababababab", "different characters"),
+        # common passwords and keyboard walks: the first guesses of a spray
+        ("123456789012", "too easy to guess"),
+        ("password1234", "too easy to guess"),
+        ("qwertyuiop12", "too easy to guess"),
+        ("Password123!", "too easy to guess"),
     ],
 )
 def test_weak_passwords_are_refused_everywhere(
@@ -143,6 +158,24 @@ def test_a_trusted_proxy_can_say_https(console) -> None:  # type: ignore[no-unty
     # Anyone else saying so is not believed.
     stranger = through(db, "198.51.100.7", "10.0.0.1", **{"X-Forwarded-Proto": "https"})
     assert is_secure(stranger) == (False, None)
+
+
+def test_a_served_console_believes_no_forwarded_header_from_an_untrusted_peer(
+    console,  # type: ignore[no-untyped-def]
+) -> None:
+    # Through a real server run as `monitor serve` runs it (uvicorn would otherwise believe
+    # X-Forwarded-* from 127.0.0.1, which is every peer behind a compose port mapping).
+    import httpx
+
+    db, _ = console
+    with serving(create_app(settings(), db.sessions)) as base:
+        page = httpx.get(
+            f"{base}/login",
+            headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"},
+        )
+    assert page.status_code == 200
+    assert "strict-transport-security" not in page.headers
+    assert "; secure" not in page.headers["set-cookie"].lower()
 
 
 def test_hsts_can_be_turned_off(console) -> None:  # type: ignore[no-untyped-def]

@@ -29,9 +29,11 @@ def upgrade() -> None:
         "login_failures",
         sa.Column("pending", sa.Boolean(), server_default=sa.false(), nullable=False),
     )
+    op.create_index("ix_login_failures_user", "login_failures", ["username", "at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_login_failures_user", table_name="login_failures")
     with op.batch_alter_table("login_failures") as batch:
         batch.drop_column("pending")
     with op.batch_alter_table("users") as batch:

@@ -34,7 +34,12 @@ class LoginFailure(Base):
     same attempts (``monitor serve --workers``)."""
 
     __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_client", "client", "username", "at"),)
+    __table_args__ = (
+        Index("ix_login_failures_client", "client", "username", "at"),
+        # The per-account count (#11) filters on the name alone: without this it scanned the
+        # whole window, under the write lock, on every attempt.
+        Index("ix_login_failures_user", "username", "at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     client: Mapped[str] = mapped_column(String(100))
