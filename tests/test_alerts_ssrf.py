@@ -6,16 +6,19 @@ a bare TCP listener counts connections, so "received nothing" means not even a T
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from monitor.alerts.destinations import Policy, check_destination, endpoints_of
+from monitor.alerts.destinations import Policy, check_destination, endpoints_of, is_public
 from monitor.alerts.endpoints import TABLE
+from monitor.alerts.guard import DestinationRefused, guarded
 from monitor.alerts.render import Message
-from monitor.alerts.sender import apprise_notify, notify_checked
+from monitor.alerts.sender import apprise_notify, notify_checked, with_keys
 from monitor.alerts.subscriptions import add_subscription
 from monitor.config import Settings
 from monitor.errors import ConfigError
@@ -217,3 +220,65 @@ def test_the_sender_holds_console_subscriptions_to_the_check(
         assert "'zulip'" in errors[1] and "MONITOR_ALERT_SCHEMES" in errors[1]
     finally:
         hop.stop()
+
+
+def test_one_console_subscription_is_one_destination(
+    sqlite_db: Database,
+    listener: Listener,  # noqa: F811
+) -> None:
+    """Apprise splits a URL string at commas and spaces and sends to every URL in it, so the
+    check loads it the same way: a second URL cannot ride past it on the first one's plugin."""
+    inside = f"json://127.0.0.1:{listener.port}/x"
+    tgram = "tgram://123456789:AAH" + "b" * 32 + "/-100123"
+    for url in (f"ntfy://topic,{inside}", f"{tgram}, {ZULIP}", "ntfy://a ntfy://b"):
+        with pytest.raises(ConfigError, match="one destination per subscription"):
+            check_destination(url, "", "")
+    with pytest.raises(ConfigError, match="apprise can load"):
+        check_destination("notascheme://AAHsecret@host/x", "", "")
+    make_users(sqlite_db.sessions)
+    page = create(client(sqlite_db), "two", f"ntfy://topic,{inside}")
+    assert "one destination per subscription" in page
+    assert subscription(sqlite_db, "two") is None and listener.connections == 0
+    # The CLI's (trusted) strings may name several; each plugin's hosts are still checked.
+    assert check_destination("ntfy://a, ntfy://b", "", "", console=False) == Policy()
+    with pytest.raises(ConfigError, match="not a public host"):
+        check_destination(f"ntfy://topic,{inside}", "", "", console=False)
+    # The keys a delivery adds to a webhook URL are quoted whole: never a second URL.
+    hostile = ["a, json://127.0.0.1/y", "b json://10.0.0.1/z;c"]
+    assert len(apprise_urls(with_keys("json://hooks.example.org/x", hostile))) == 1
+
+
+def apprise_urls(url: str) -> list[object]:
+    import apprise
+
+    ap = apprise.Apprise()
+    assert ap.add(url)
+    return list(ap)
+
+
+@pytest.mark.parametrize("host", ["::127.0.0.1", "::a9fe:a9fe", "::ffff:0:7f00:1", "fec0::1"])
+def test_deprecated_ipv6_forms_are_not_public(host: str) -> None:
+    """IPv4-compatible and IPv4-translated addresses carry an IPv4 address a kernel may route
+    to; site-local is a private network. Python calls all three global."""
+    assert not is_public(ipaddress.ip_address(host))
+    with pytest.raises(ConfigError, match="not a public host"):
+        check_destination(f"json://[{ipaddress.ip_address(host).compressed}]:9/x", "")
+    assert not Policy().permits(ipaddress.ip_address(host), 9)
+
+
+def test_the_guard_vets_sendmsg() -> None:
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(0.3)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        with guarded(Policy()) as watch, pytest.raises(DestinationRefused):
+            sender.sendmsg([b"probe"], [], 0, receiver.getsockname())
+        assert watch.refused == 1
+        with pytest.raises(TimeoutError):
+            receiver.recv(16)  # nothing was sent
+        sender.sendmsg([b"outside"], [], 0, receiver.getsockname())  # unguarded: sent
+        assert receiver.recv(16) == b"outside"
+    finally:
+        sender.close()
+        receiver.close()

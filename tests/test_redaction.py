@@ -16,15 +16,18 @@ import apprise
 import pytest
 from sqlalchemy import select
 
+from monitor.alerts.render import Message
 from monitor.alerts.subscriptions import add_subscription, redact
 from monitor.config import Settings
 from monitor.logs import add_url_secrets, configure_logging
-from monitor.store.models import AuditLog, Subscription
+from monitor.redaction import url_secrets
+from monitor.store.models import AuditLog, Delivery, Subscription
 from tests.conftest import SAMPLE, CliRunner, Database
 from tests.offline import offline
+from tests.test_alerts import READY, World, matcher, world
 from tests.web_support import csrf, login, make_client, make_users
 
-__all__ = ["offline"]  # fixture
+__all__ = ["matcher", "offline", "world"]  # fixtures
 
 BASE = "k7rq2mw9pl4vt8nb3cy6hjx5zd1fg0"
 NSEC = "nsec1vl029mgpspedva04g90vltkh6fvh240zqtv9k0t9af8935ke9laqsnlfe5"
@@ -183,3 +186,52 @@ def test_console_never_shows_a_token(
     assert "subscription.test" in audit and "url=pbul://…" in audit
     shown += [page, audit, admin.get("/alerts/failed").text, log_lines()]
     assert_no_secret("\n".join(shown))
+
+
+def test_a_host_is_shown_only_where_apprise_sends() -> None:
+    """rocket://TOKEN/part@host sends to "host": the text before the "/" is half the token."""
+    url = "rocket://Xyz12Secret/abcdef@rc.example.com"
+    assert apprise.Apprise.instantiate(url) is not None
+    assert redact(url) == "rocket://…"
+    assert "Xyz12Secret" in url_secrets(url)
+    assert redact("rocket://user:pass@rc.example.com/room") == "rocket://rc.example.com/…"
+
+
+def test_topics_are_masked_in_logs_whatever_their_case_or_length(
+    log_lines: Callable[[], str],
+) -> None:
+    """An ntfy topic is the only secret of its URL, and often a short lowercase word."""
+    add_url_secrets("ntfy://opsalerts")
+    add_url_secrets("ntfy://ntfy.example.org/deskwatch")
+    add_url_secrets("ntfy://abc")
+    add_url_secrets("json://hooks.example.org/notify")
+    log = logging.getLogger("apprise")
+    log.warning("Failed to send ntfy notification to topic 'opsalerts': https://ntfy.sh/opsalerts")
+    log.warning("to topic 'deskwatch' at ntfy.example.org")
+    log.warning("abc, then notify")
+    lines = log_lines()
+    assert "opsalerts" not in lines and "deskwatch" not in lines
+    # Not a 3-letter topic (single letters, short words), nor a webhook's route name.
+    assert "abc, then notify" in lines
+
+
+def test_delivery_errors_are_scrubbed_before_they_are_stored(world: World) -> None:
+    """Apprise's error names the topic; the sender stores and reports it without."""
+    topic = "watchdesk"
+
+    def failing(url: str, message: Message) -> tuple[bool, str | None]:
+        return (
+            False,
+            f"Failed to send ntfy notification to topic '{topic}': https://ntfy.sh/{topic}",
+        )
+
+    cid = world.channel("nujaba_main", "Harakat al-Nujaba")
+    world.subscribe("desk", f"ntfy://{topic}", min_severity="medium")
+    world.post(cid, READY)
+    summary = world.sender(failing).send_due()
+    assert summary.retrying == 1 and summary.errors
+    with world.db.sessions() as s:
+        stored = [d.error or "" for d in s.scalars(select(Delivery))]
+    stored += [row.last_error or "" for row in world.outbox()]
+    assert stored and all("Failed to send ntfy" in e for e in stored)
+    assert all(topic not in e for e in [*stored, *summary.errors])

@@ -24,7 +24,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from monitor.config import Settings
-from monitor.redaction import url_secrets, userinfo_secrets
+from monitor.redaction import token_parts, url_secrets, userinfo_secrets
 
 RUN_ID = uuid.uuid4().hex[:12]  # one per process: ties a process's lines together
 channel_var: ContextVar[str | None] = ContextVar("monitor_log_channel", default=None)
@@ -48,11 +48,12 @@ def add_secret(value: str | None) -> None:
 def add_url_secrets(url: str) -> None:
     """A notification or database URL: the URL and every piece of it that may be a secret
     (userinfo, token hosts, path segments, query values; see ``redaction.url_secrets``)."""
-    always = userinfo_secrets(url)
-    for secret in url_secrets(url):
-        # The registry masks these in every line of the process: a webhook's route name
-        # ("alerts", "notify") would blank that word everywhere, so all-lowercase words under
-        # 16 characters are left out, unless they are the URL's user name or password.
+    # The registry masks these in every line of the process: a webhook's route name ("alerts",
+    # "notify") would blank that word everywhere, so all-lowercase words under 16 characters
+    # are left out, unless they are the URL's user name or password, or the host or a path
+    # segment of a scheme whose host is a credential (an ntfy topic; redaction.token_parts).
+    always = userinfo_secrets(url) | token_parts(url)
+    for secret in url_secrets(url) | always:
         if secret in always or len(secret) >= 16 or not _WORD.fullmatch(secret):
             add_secret(secret)
 

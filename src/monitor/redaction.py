@@ -25,6 +25,10 @@ HOST_SHOWN = frozenset(
 )
 # Shorter pieces would mask ordinary words in messages; a URL's secrets are longer.
 MIN_SECRET = 6
+# Except a token host or path (an ntfy topic): masked down to 4 characters. Under that, masking
+# would blank single letters and short words in every log line, and a 1-3 character topic is
+# found by trying them all anyway, so hiding it protects nothing.
+MIN_TOKEN = 4
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}")
 _HOST = re.compile(
@@ -57,7 +61,30 @@ def shown_host(url: str) -> str | None:
     # unencoded "/", "?" or "#" and what looks like a host may be part of a password.
     if not at and "@" in tail and (":" in authority or tail[:1] in "?#"):
         return None
-    return host if _HOST.fullmatch(host) else None
+    if not _HOST.fullmatch(host):
+        return None
+    # Our reading of the URL is not apprise's: rocket://TOKEN/part@host sends to "host", the
+    # text before the "/" is half the webhook token. Shown only when apprise parsed that host.
+    return host if _apprise_host_is(url, host) else None
+
+
+def _apprise_host_is(url: str, host: str) -> bool:
+    import apprise
+
+    plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    if plugin is None:
+        return False
+    name, port = host, None
+    if host.startswith("["):
+        name, _, after = host.partition("]")
+        name += "]"
+        port = after[1:] or None
+    elif ":" in host:
+        name, _, port = host.rpartition(":")
+    theirs = str(getattr(plugin, "host", None) or "").lower().rstrip(".")
+    return name.lower().rstrip(".") == theirs and (
+        port is None or int(port) == getattr(plugin, "port", None)
+    )
 
 
 def redact(url: str) -> str:
@@ -104,6 +131,22 @@ def url_secrets(url: str) -> set[str]:
         pieces.add(item.partition("=")[2])
     pieces |= {unquote(p) for p in pieces}
     return {p for p in pieces if len(p) >= MIN_SECRET}
+
+
+def token_parts(url: str) -> set[str]:
+    """For a scheme whose host is a credential (not in HOST_SHOWN): the host, its pieces and
+    each path segment, raw and decoded, whatever their case, down to MIN_TOKEN characters.
+    ``ntfy://opsalerts`` has no other secret than its topic, a lowercase word."""
+    parts = _split(url.strip())
+    if parts is None or parts[0] in HOST_SHOWN:
+        return set()
+    _, authority, tail = parts
+    host = authority.rpartition("@")[2]
+    path = re.split(r"[?#]", tail, maxsplit=1)[0]
+    pieces = {host, *_USERINFO_PIECES.split(host), *_PIECES.split(path)}
+    pieces |= {unquote(p) for p in pieces}
+    # A port ("ntfy.lan:8080") is no secret, and masking it would blank numbers in every line.
+    return {p for p in pieces if len(p) >= MIN_TOKEN and not (p.isdigit() and len(p) <= 5)}
 
 
 def userinfo_secrets(url: str) -> set[str]:

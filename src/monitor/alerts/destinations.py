@@ -23,7 +23,6 @@ import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from monitor.alerts.endpoints import Endpoint, generic_endpoints, known_endpoints
 from monitor.errors import ConfigError
@@ -35,6 +34,10 @@ _NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9]
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
 # Public-looking prefixes that carry another (IPv4) address inside them.
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+# Deprecated forms Python still calls global: IPv4-compatible (::a.b.c.d, RFC 4291),
+# IPv4-translated (::ffff:0:a.b.c.d, RFC 2765) and site-local (fec0::/10, RFC 3879). A kernel
+# may route the first two to the IPv4 address inside; none is a public destination.
+_DEPRECATED = tuple(ipaddress.ip_network(n) for n in ("::/96", "::ffff:0:0:0/96", "fec0::/10"))
 
 
 @dataclass(frozen=True)
@@ -127,16 +130,43 @@ def check_destination(url: str, allowed: str, schemes: str = "", *, console: boo
     """ConfigError when delivering ``url`` would connect to a host that is not public (loopback,
     private, link-local, reserved) and that ``allowed`` does not name, or when ``console`` (a
     URL an analyst chose) and its plugin's endpoints are unknown and ``schemes`` does not list
-    its scheme. Otherwise the :class:`Policy` the delivery's connections are held to."""
+    its scheme. Otherwise the :class:`Policy` the delivery's connections are held to.
+
+    ``url`` must be the string the delivery hands apprise: apprise splits it at commas and
+    spaces into several URLs and loads a plugin for each, so the check loads it the same way
+    and looks at every plugin. A console URL must load, and load exactly one plugin."""
+    rules = parse_allowed(allowed)
+    loaded, plugins = _load(url)
+    if console and not (loaded and plugins):
+        raise ConfigError("not a notification URL apprise can load", key="url")
+    if console and len(plugins) != 1:
+        raise ConfigError(
+            f"one destination per subscription: this URL holds {len(plugins)}; "
+            "save each as a subscription of its own",
+            key="url",
+        )
+    pairs: set[tuple[Address, int | None]] = set(rules.pairs)
+    for plugin in plugins:  # a CLI string may name several (trusted); an unloadable one sends none
+        pairs |= _endpoints_allowed(plugin, rules, schemes, console, pairs)
+    return Policy(rules.nets, frozenset(pairs))
+
+
+def _load(url: str) -> tuple[bool, list[Any]]:
+    """Whether apprise loads all of ``url``, and the plugins it loads: what delivery sends to."""
     import apprise
 
-    rules = parse_allowed(allowed)
-    plugin: Any = apprise.Apprise.instantiate(url)
-    if plugin is None:
-        return Policy(rules.nets, frozenset(rules.pairs))  # apprise cannot send it at all
+    ap = apprise.Apprise()
+    loaded = bool(ap.add(url))
+    return loaded, list(ap)
+
+
+def _endpoints_allowed(
+    plugin: Any, rules: Allowed, schemes: str, console: bool, pairs: set[tuple[Address, int | None]]
+) -> set[tuple[Address, int | None]]:
+    """The pinned (address, port) pairs of ``plugin``'s allowed names; ConfigError as above."""
     endpoints = known_endpoints(plugin)
     if endpoints is None:
-        scheme = (urlsplit(url).scheme or url.partition(":")[0]).lower()
+        scheme = str(plugin.url(privacy=True)).partition("://")[0].lower()
         if console and scheme not in parse_schemes(schemes):
             raise ConfigError(
                 f"alert scheme {scheme!r} is not allowed from the console: the destination "
@@ -145,7 +175,7 @@ def check_destination(url: str, allowed: str, schemes: str = "", *, console: boo
                 key="url",
             )
         endpoints = generic_endpoints(plugin)
-    pairs: set[tuple[Address, int | None]] = set(rules.pairs)
+    found: set[tuple[Address, int | None]] = set()
     for host, port in endpoints:
         name = host.lower().rstrip(".")
         # Allowed at any port wins over allowed at this one.
@@ -153,9 +183,9 @@ def check_destination(url: str, allowed: str, schemes: str = "", *, console: boo
         addresses = _addresses(host)
         if named:
             # Allowed by name: pinned to what the name resolves to now, for the guard.
-            pairs |= {(a, named[0]) for a in addresses}
+            found |= {(a, named[0]) for a in addresses}
             continue
-        policy = Policy(rules.nets, frozenset(pairs))
+        policy = Policy(rules.nets, frozenset(pairs | found))
         if any(not policy.permits(a, port) for a in addresses):
             # Not which address: that would tell the user what internal names resolve to.
             raise ConfigError(
@@ -163,7 +193,7 @@ def check_destination(url: str, allowed: str, schemes: str = "", *, console: boo
                 "with MONITOR_ALERT_PRIVATE_HOSTS",
                 key="url",
             )
-    return Policy(rules.nets, frozenset(pairs))
+    return found
 
 
 def _shown(host: str, port: int, rules: Allowed) -> str:
@@ -182,6 +212,8 @@ def endpoints_of(url: str) -> list[Endpoint] | None:
 def is_public(address: Address) -> bool:
     a = _plain(address)
     if a.is_unspecified or a.is_multicast or not a.is_global:
+        return False
+    if any(a in net for net in _DEPRECATED):
         return False
     if isinstance(a, ipaddress.IPv6Address):
         embedded = [a.sixtofour, *(a.teredo or ())]

@@ -4,9 +4,10 @@ The destination check (``alerts/destinations.py``) looks at a URL before deliver
 a webhook that answers 307 to ``http://127.0.0.1:5432/``, nor a name that resolves to a public
 address for the check and to an internal one a moment later for apprise (DNS rebinding). Both
 end in a new ``connect()``. So for the duration of a checked delivery, ``socket.socket.connect``
-(and ``connect_ex``, ``sendto``) vet the address against the delivery's :class:`Policy` and refuse
-one it does not permit, before any packet is sent; a host name given to ``connect`` is resolved
-here and the connection made to the vetted address, so there is no second lookup to differ.
+(and ``connect_ex``, ``sendto``, ``sendmsg``) vet the address against the delivery's
+:class:`Policy` and refuse one it does not permit, before any packet is sent; a host name
+given to ``connect`` is resolved here and the connection made to the vetted address, so there is
+no second lookup to differ.
 
 Why at the socket and not in requests: apprise's plugins reach the network through requests,
 smtplib and its own websocket code, and only the socket is common to all of them; no maintained
@@ -112,10 +113,11 @@ def _install() -> None:
     with _lock:
         if _installed:
             return
-        connect, connect_ex, sendto = (
+        connect, connect_ex, sendto, sendmsg = (
             socket.socket.connect,
             socket.socket.connect_ex,
             socket.socket.sendto,
+            socket.socket.sendmsg,
         )
 
         def guarded_connect(self: socket.socket, address: Any) -> None:
@@ -133,7 +135,16 @@ def _install() -> None:
                 args = (*args[:-1], _vet(self, args[-1]))
             return sendto(self, data, *args)
 
+        def guarded_sendmsg(self: socket.socket, *args: Any, **kwargs: Any) -> int:
+            # sendmsg(buffers, ancdata, flags, address): the address is the 4th argument.
+            if len(args) >= 4:
+                args = (*args[:3], _vet(self, args[3]), *args[4:])
+            elif "address" in kwargs:
+                kwargs["address"] = _vet(self, kwargs["address"])
+            return sendmsg(self, *args, **kwargs)
+
         socket.socket.connect = guarded_connect  # type: ignore[method-assign,assignment]
         socket.socket.connect_ex = guarded_connect_ex  # type: ignore[method-assign,assignment]
         socket.socket.sendto = guarded_sendto  # type: ignore[method-assign,assignment]
+        socket.socket.sendmsg = guarded_sendmsg  # type: ignore[method-assign,assignment]
         _installed = True

@@ -26,6 +26,7 @@ from monitor.alerts.render import Message, Renderer
 from monitor.config import Settings
 from monitor.errors import ConfigError
 from monitor.logs import add_url_secrets
+from monitor.redaction import scrub
 from monitor.store.models import AlertOutbox, Delivery, Subscription, utcnow
 
 Notify = Callable[[str, Message], "tuple[bool, str | None]"]
@@ -238,6 +239,9 @@ class Sender:
     def _deliver(self, batch: _Batch, summary: SendSummary) -> None:
         message = self.renderer.render(batch.kind, [(key, p) for _, key, p, _ in batch.rows])
         ok, error = self._send(batch, message)
+        # Stored, shown on the failed-alerts page and printed by `alerts send`: apprise's
+        # errors quote the URL ("…to topic 'opsalerts'", the request URL), so never raw (#11).
+        error = None if ok else scrub(error, batch.url) or "delivery failed"
         summary.messages += 1
         now = self.clock()
         with self.sessions.begin() as s:
@@ -277,8 +281,11 @@ class Sender:
         if not batch.check:
             return self.notify(batch.url, message)
         try:
+            # The very string apprise will load: the keys added to a webhook's query included.
             policy = check_destination(
-                batch.url, self.settings.alert_private_hosts, self.settings.alert_schemes
+                with_keys(batch.url, message.keys),
+                self.settings.alert_private_hosts,
+                self.settings.alert_schemes,
             )
         except ConfigError as exc:
             return False, f"not delivered: {exc}"

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from monitor.alerts.destinations import check_destination
 from monitor.alerts.render import Message
-from monitor.alerts.sender import apprise_notify, notify_checked
+from monitor.alerts.sender import apprise_notify, notify_checked, with_keys
 from monitor.alerts.subscriptions import add_subscription, redact
 from monitor.errors import ConfigError
 from monitor.logs import add_url_secrets
@@ -226,19 +226,23 @@ def subscription_update(
     if action != "test":
         return _back("/subscriptions", f"{action}d subscription {name}")
     settings = request.app.state.settings
-    try:
-        # Also for subscriptions made before this check or from the CLI.
-        policy = check_destination(
-            url, settings.alert_private_hosts, settings.alert_schemes, console=checked
-        )
-    except ConfigError as exc:
-        return _back("/subscriptions", f"{name}: not sent: {scrub(exc.message, url)}")
     console = settings.console_url
     message = Message(
         title="[TEST] monitor alert subscription",
         body=f"This is a test of subscription {name} from {console}, sent by {me.username}.\n",
         keys=[f"test:{name}:{int(time.time())}"],
     )
+    try:
+        # Also for subscriptions made before this check or from the CLI; the string checked is
+        # the one apprise loads (with the keys a webhook gets).
+        policy = check_destination(
+            with_keys(url, message.keys),
+            settings.alert_private_hosts,
+            settings.alert_schemes,
+            console=checked,
+        )
+    except ConfigError as exc:
+        return _back("/subscriptions", f"{name}: not sent: {scrub(exc.message, url)}")
     add_url_secrets(url)  # whatever apprise logs while sending, not this URL's secrets
     ok, error = notify_checked(apprise_notify, url, message, policy)  # redirects too (#11)
     shown_error = scrub(error, url) or "delivery failed"
