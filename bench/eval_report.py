@@ -1,4 +1,7 @@
-"""Per-kind precision/recall of the matcher on tests/eval/posts.jsonl.
+"""Per-kind precision/recall of the matcher on tests/eval/posts.jsonl (or --eval FILE).
+
+A post's optional `channel_kind` (group, leader, media, news) is the kind of the channel it
+came from and is scored as such (#12); a post without one is a group's own.
 
 Run: PYTHONPATH=src .venv/bin/python bench/eval_report.py [--show-errors]
 """
@@ -11,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.match import Matcher, load_rules
+from monitor.match import MatchContext, Matcher, load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 KINDS = ("verse_cue", "verse_quote", "readiness", "threat", "allegiance", "attack_claim", "target")
@@ -40,7 +43,7 @@ def evaluate(matcher: Matcher, path: Path) -> tuple[Counts, dict[str, Counts], l
         if not line.strip():
             continue
         post = json.loads(line)
-        result = matcher.match(post["text"])
+        result = matcher.match(post["text"], MatchContext(channel_kind=post.get("channel_kind")))
         got = {s.kind for s in result.signals}
         want = set(post["kinds"])
         if result.flagged and post["flagged"]:

@@ -68,6 +68,61 @@ def test_sync_reports_the_bad_entry_line(run_cli: CliRunner, tmp_path: Path) -> 
     assert (CONFIG / "channels.yaml").exists()
 
 
+def test_add_sets_the_channel_kind_and_list_shows_it(run_cli: CliRunner, db: Database) -> None:
+    """#12: who speaks on a channel decides what its cues and claims count."""
+    added = run_cli("channels", "add", "agency_x", "--kind", "news", db_url=db.url)
+    assert added.code == 0 and "added agency_x (web), kind news" in added.out
+    assert run_cli("channels", "add", "own_y", db_url=db.url).code == 0
+    # Updating without --kind keeps the kind; with it, changes it.
+    assert run_cli("channels", "add", "agency_x", "--source", "web", db_url=db.url).code == 0
+    assert run_cli("channels", "add", "own_y", "--kind", "leader", db_url=db.url).code == 0
+    with db.sessions() as s:
+        kinds = {h: k for h, k in s.execute(select(Channel.handle, Channel.kind))}
+    assert kinds == {"agency_x": "news", "own_y": "leader"}
+    listing = run_cli("channels", "list", db_url=db.url)
+    assert " kind " in listing.out.splitlines()[0]
+    rows = {line.split()[0]: line.split() for line in listing.out.splitlines()[1:]}
+    assert rows["agency_x"][2] == "news" and rows["own_y"][2] == "leader"
+    bad = run_cli("channels", "add", "z_chan", "--kind", "newspaper", db_url=db.url)
+    assert bad.code == 2 and "--kind" in bad.err
+
+
+def test_sync_sets_kinds_and_keeps_one_the_file_leaves_out(
+    run_cli: CliRunner, db: Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "channels.yaml"
+    path.write_text(
+        "channels:\n  - handle: agency_x\n    kind: news\n  - handle: own_y\n", encoding="utf-8"
+    )
+    assert run_cli("channels", "sync", "--file", str(path), db_url=db.url).code == 0
+    with db.sessions.begin() as s:
+        kinds = {h: k for h, k in s.execute(select(Channel.handle, Channel.kind))}
+        assert kinds == {"agency_x": "news", "own_y": "group"}
+        s.scalars(select(Channel).where(Channel.handle == "own_y")).one().kind = "media"
+    path.write_text("channels:\n  - handle: agency_x\n  - handle: own_y\n", encoding="utf-8")
+    assert run_cli("channels", "sync", "--file", str(path), db_url=db.url).code == 0
+    with db.sessions() as s:
+        kinds = {h: k for h, k in s.execute(select(Channel.handle, Channel.kind))}
+    assert kinds == {"agency_x": "news", "own_y": "media"}  # set on the console, kept
+
+
+def test_sync_names_file_and_line_of_a_wrong_channel_kind(
+    run_cli: CliRunner, tmp_path: Path
+) -> None:
+    bad = tmp_path / "channels.yaml"
+    bad.write_text(
+        "channels:\n  - handle: ok_one\n    kind: group\n  - handle: other\n    kind: newz\n",
+        encoding="utf-8",
+    )
+    run_cli("db", "upgrade")
+    result = run_cli("channels", "sync", "--file", str(bad))
+    assert result.code == 2, result.err
+    assert (
+        f"{bad}:5: channels[1].kind: must be one of 'group', 'leader', 'media' or 'news'"
+        in result.err
+    )
+
+
 def test_sync_names_file_and_line_of_every_wrongly_typed_value(
     run_cli: CliRunner, tmp_path: Path
 ) -> None:

@@ -6,12 +6,13 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 from monitor.store.db import make_engine
-from monitor.store.migrate import current_revision, head_revision, upgrade
+from monitor.store.migrate import alembic_config, current_revision, head_revision, upgrade
 from monitor.store.models import Base
 from monitor.store.search import is_search_table
 from tests.conftest import Database, _postgres
@@ -125,3 +126,38 @@ def test_accounts_made_before_0005_get_a_session_epoch(backend: str, tmp_path: P
         finally:
             engine.dispose()
     assert [tuple(row) for row in epochs] == [("ana", 0)]
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_channels_made_before_0006_are_group_channels(backend: str, tmp_path: Path) -> None:
+    """#12: existing channels keep flagging as they did, as a group's own channel."""
+    ctx = _postgres() if backend == "postgresql" else nullcontext(f"sqlite:///{tmp_path}/m.db")
+    with ctx as url:
+        engine = make_engine(url)
+        try:
+            upgrade(engine, "0005")
+            with engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "INSERT INTO channels (handle, source, interval_seconds, enabled, cursor,"
+                        " gaps, status, created_at) VALUES ('old_chan', 'web', 300, true, 0,"
+                        " '[]', 'ok', CURRENT_TIMESTAMP)"
+                    )
+                )
+            upgrade(engine)
+            with engine.connect() as conn:
+                kinds = list(conn.execute(text("SELECT handle, kind FROM channels")))
+            # and back: the column goes, the channel stays
+            cfg = alembic_config()
+            with engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.downgrade(cfg, "0005")
+            with engine.connect() as conn:
+                left = {c["name"] for c in inspect(engine).get_columns("channels")}
+                handles = list(conn.execute(text("SELECT handle FROM channels")))
+        finally:
+            engine.dispose()
+    assert [tuple(row) for row in kinds] == [("old_chan", "group")]
+    assert "kind" not in left and [tuple(r) for r in handles] == [("old_chan",)]

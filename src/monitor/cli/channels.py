@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from monitor.channel_kinds import CHANNEL_KINDS
 from monitor.cli.context import Runtime
 from monitor.errors import ConfigError
 from monitor.store.channels import ensure_channel, get_channel, get_group
@@ -24,9 +25,22 @@ def channels_group() -> None:
 @click.option("--source", type=click.Choice(["telethon", "web"]), default="web", show_default=True)
 @click.option("--group", help="Actor group (created if new).")
 @click.option("--interval", type=click.IntRange(min=10), help="Seconds between collections.")
+@click.option(
+    "--kind",
+    type=click.Choice(CHANNEL_KINDS),
+    help="Who speaks: a group's own channel, a leader's own, an affiliated media outlet, or news"
+    " reporting on others (cues and claims do not count there). New channels: group.",
+)
 @click.pass_obj
-def add(rt: Runtime, handle: str, source: str, group: str | None, interval: int | None) -> None:
-    """Register a channel (or update its source, group and interval)."""
+def add(
+    rt: Runtime,
+    handle: str,
+    source: str,
+    group: str | None,
+    interval: int | None,
+    kind: str | None,
+) -> None:
+    """Register a channel (or update its source, group, interval and kind)."""
     with rt.migrated_sessions().begin() as s:
         existing = get_channel(s, handle)
         ch = ensure_channel(
@@ -35,12 +49,15 @@ def add(rt: Runtime, handle: str, source: str, group: str | None, interval: int 
             source=source,
             group=group,
             interval=interval or rt.settings.collect_interval,
+            kind=kind,
         )
         if existing is not None:
             ch.source = source
             if interval:
                 ch.interval_seconds = interval
-        click.echo(f"{'updated' if existing else 'added'} {ch.handle} ({ch.source})")
+        click.echo(
+            f"{'updated' if existing else 'added'} {ch.handle} ({ch.source}), kind {ch.kind}"
+        )
 
 
 def _age(when: datetime | None, now: datetime) -> str:
@@ -56,11 +73,12 @@ def _age(when: datetime | None, now: datetime) -> str:
 @channels_group.command("list")
 @click.pass_obj
 def list_(rt: Runtime) -> None:
-    """List channels with their health.
+    """List channels with their kind and health.
 
-    Columns: last successful pass, lag since the newest post, posts per day (14-day average),
-    and the status: errors (private, missing, no preview, markup changed, network, revoked
-    session), cooldown until, silence beyond the channel's usual rhythm, unfilled id gaps.
+    Columns: kind (group, leader, media, news), last successful pass, lag since the newest
+    post, posts per day (14-day average), and the status: errors (private, missing, no
+    preview, markup changed, network, revoked session), cooldown until, silence beyond the
+    channel's usual rhythm, unfilled id gaps.
     """
     from monitor.collect.health import channel_health
 
@@ -71,12 +89,12 @@ def list_(rt: Runtime) -> None:
         click.echo("no channels; add one with `monitor channels add HANDLE`")
         return
     click.echo(
-        f"{'handle':<28} {'source':<9} {'group':<20} {'on':<3} {'every':>6} "
+        f"{'handle':<28} {'source':<9} {'kind':<6} {'group':<20} {'on':<3} {'every':>6} "
         f"{'last ok':>8} {'lag':>6} {'/day':>6} status"
     )
     for h in rows:
         click.echo(
-            f"{h.handle:<28} {h.source:<9} {(h.group or '-'):<20} "
+            f"{h.handle:<28} {h.source:<9} {h.kind:<6} {(h.group or '-'):<20} "
             f"{'yes' if h.enabled else 'no':<3} {h.interval_seconds:>5}s "
             f"{_age(h.last_success_at, now):>8} {_age(h.newest_post_at, now):>6} "
             f"{h.posts_per_day:>6.1f} {h.summary}"
@@ -150,7 +168,12 @@ def sync(rt: Runtime, path: Path | None) -> None:
                 group.parent = get_group(s, g.parent)
         for c in channels:
             ch = ensure_channel(
-                s, c.handle, source=c.source or "web", group=c.group, interval=c.interval
+                s,
+                c.handle,
+                source=c.source or "web",
+                group=c.group,
+                interval=c.interval,
+                kind=c.kind,  # no `kind:` keeps the one already set
             )
             ch.source = c.source or ch.source  # no `source:` keeps the one already set
             ch.enabled = c.enabled

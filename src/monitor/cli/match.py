@@ -51,7 +51,9 @@ def scan(rt: Runtime, path: Path) -> None:
     """Match posts offline and print one JSON result per post; no database needed.
 
     PATH is a JSONL file (one {"id", "text"} object per line; `channel`, `date`, `lang`
-    optional), a Telegram Desktop export (result.json or its folder), or - for stdin.
+    optional, and `channel_kind`: group, leader, media or news, default group; on news, cue
+    verses, short cues and attack claims do not count), a Telegram Desktop export (result.json
+    or its folder), or - for stdin.
     Rejected lines are reported on stderr with their line number (exit code 3).
     """
     from monitor.match.scan import bounded_lines, scan_export, scan_jsonl

@@ -28,6 +28,7 @@ class HealthRow:
     handle: str
     title: str | None
     source: str
+    kind: str  # monitor.channel_kinds (#12)
     group: str | None
     enabled: bool
     interval_seconds: int
@@ -97,6 +98,7 @@ def channel_health(session: Session, *, now: datetime | None = None) -> list[Hea
                 handle=ch.handle,
                 title=ch.title,
                 source=ch.source,
+                kind=ch.kind,
                 group=ch.group.name if ch.group else None,
                 enabled=ch.enabled,
                 interval_seconds=ch.interval_seconds,

@@ -81,6 +81,7 @@ class Suppressed:
 class MatchContext:
     channel: str | None = None
     group: str | None = None
+    channel_kind: str | None = None  # monitor.channel_kinds; None: a group's own (#12)
     affiliated_same_cue: int = 0  # OTHER affiliated channels posting the same cue verse
     deleted_soon: bool = False
     suppressed: tuple[Suppressed, ...] = ()
@@ -169,6 +170,7 @@ class Matcher:
             ctx.group,
             ctx.affiliated_same_cue,
             ctx.deleted_soon,
+            ctx.channel_kind,
         )
         flagged = self.scorer.flagged(severity)
         return MatchResult(flagged, severity, score, signals, explanation + why)

@@ -21,6 +21,7 @@ import yaml
 from ..errors import ConfigError
 from ..yamlfile import compose_config
 from .phrases import Pattern, PatternError, compile_pattern
+from .severity import check_channel_kinds
 
 __all__ = ["KINDS", "PHRASE_KINDS", "Cue", "Formula", "PhraseRule", "RuleSet", "load_rules"]
 
@@ -342,3 +343,5 @@ def _check_severity(reader: _Reader, sev: dict[str, tuple[yaml.Node, yaml.Node]]
                 if k not in KINDS and not k.startswith("context:"):
                     raise reader.fail(n, f"unknown kind {k!r}")
             reader.number(c["bonus"][1], "bonus", 0, 100)
+    if "channel_kinds" in sev:
+        check_channel_kinds(reader, sev["channel_kinds"][1], frozenset(KINDS))

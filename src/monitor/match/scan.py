@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, TextIO
 
+from monitor.channel_kinds import CHANNEL_KINDS, channel_kind
 from monitor.collect.export import MAX_DEPTH, MAX_MESSAGE_BYTES, Rejected, read_export
 from monitor.collect.export_guard import nested_deeper_than
 
@@ -83,12 +84,18 @@ def scan_jsonl(
                 reason = "missing 'text'"
             elif not isinstance(obj["text"], str):
                 reason = "'text' must be a string"
+            elif obj.get("channel_kind") is not None and channel_kind(obj["channel_kind"]) is None:
+                # Refused, not read as `group`: a misspelt "News" would flag what news should not.
+                reason = f"'channel_kind' must be one of {', '.join(CHANNEL_KINDS)}"
         if reason is not None or not isinstance(obj, dict):
             err.write(f"line {n}: {reason}\n")
             rejected += 1
             continue
         channel = obj.get("channel")
-        ctx = MatchContext(channel=channel if isinstance(channel, str) else None)
+        ctx = MatchContext(
+            channel=channel if isinstance(channel, str) else None,
+            channel_kind=channel_kind(obj.get("channel_kind")),  # optional; none: group (#12)
+        )
         result = matcher.match(obj["text"], ctx)
         out.write(json.dumps(result.to_dict(obj["id"]), ensure_ascii=False) + "\n")
     return rejected

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["SEVERITIES", "Scorer"]
+from monitor.channel_kinds import CHANNEL_KINDS, DEFAULT_CHANNEL_KIND
+
+__all__ = ["SEVERITIES", "Scorer", "Voice", "check_channel_kinds"]
 
 SEVERITIES = ("none", "low", "medium", "high", "critical")
 
@@ -19,6 +21,30 @@ _DEFAULT_KINDS = {
     "attack_claim": 45.0,
     "target": 10.0,
 }
+
+# What each discounted kind is called in the explanation analysts read (#12).
+_NAMES = {"verse_cue": "a cue verse", "attack_claim": "an attack claim"}
+
+
+@dataclass(frozen=True)
+class Voice:
+    """How a channel kind's posts are scored (#12, signals.md "Frames and voice"): ``cues``
+    (signal kinds or rule ids) and ``not_credited`` ones weigh 0 there. They stay in the
+    signals, so analysts still see them; they only stop making the score."""
+
+    cues: frozenset[str] = frozenset()
+    not_credited: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> Voice:
+        return cls(
+            frozenset(str(k) for k in cfg.get("cues", [])),
+            frozenset(str(k) for k in cfg.get("not_credited", [])),
+        )
+
+
+# Also in severity.yaml; here so that a rule set without the section scores news the same.
+_DEFAULT_VOICES = {"news": Voice(frozenset({"verse_cue"}), frozenset({"attack_claim"}))}
 
 
 @dataclass
@@ -37,6 +63,7 @@ class Scorer:
     flag_at: str = "low"
     channels: dict[str, float] = field(default_factory=dict)
     groups: dict[str, float] = field(default_factory=dict)
+    voices: dict[str, Voice] = field(default_factory=lambda: dict(_DEFAULT_VOICES))
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> Scorer:
@@ -62,7 +89,39 @@ class Scorer:
         # Handles are compared without "@" and case-insensitively, as Telegram does.
         s.channels = {k.lstrip("@").lower(): float(v) for k, v in cfg.get("channels", {}).items()}
         s.groups = {k.lower(): float(v) for k, v in cfg.get("groups", {}).items()}
+        if "channel_kinds" in cfg:
+            s.voices = {k: Voice.from_config(v or {}) for k, v in cfg["channel_kinds"].items()}
         return s
+
+    def _voice(
+        self, weighted: Sequence[tuple[str, str, float]], present: set[str], channel_kind: str
+    ) -> tuple[list[tuple[str, str, float]], set[str], list[str]]:
+        """``weighted`` with what this channel kind does not count set to 0, the kinds still
+        present for the combos, and one "why" line per signal set to 0."""
+        voice = self.voices.get(channel_kind)
+        if voice is None:
+            return list(weighted), present, []
+        kept: list[tuple[str, str, float]] = []
+        why: list[str] = []
+        for kind, rule, w in weighted:
+            if w > 0 and (kind in voice.cues or rule in voice.cues):
+                what = _NAMES.get(kind, "a short cue")
+                why.append(
+                    f"{channel_kind} channel: {what} alone does not flag; {rule} ({kind}) counts 0"
+                    " (cues count on group, leader and media channels)"
+                )
+                w = 0.0
+            elif w > 0 and (kind in voice.not_credited or rule in voice.not_credited):
+                what = _NAMES.get(kind, f"a {kind}")
+                why.append(
+                    f"{channel_kind} channel: {what} is not credited to a channel reporting"
+                    f" others; {rule} ({kind}) counts 0"
+                )
+                w = 0.0
+            kept.append((kind, rule, w))
+        # A kind none of whose signals counts completes no combination either.
+        gone = {k for k, _, w in weighted if w > 0} - {k for k, _, w in kept if w > 0}
+        return kept, present - gone, why
 
     def score(
         self,
@@ -72,10 +131,14 @@ class Scorer:
         group: str | None,
         affiliated_same_cue: int,
         deleted_soon: bool,
+        channel_kind: str | None = None,
     ) -> tuple[float, str, list[str]]:
         """``weighted``: (kind, rule, weight) per distinct rule.  Returns score,
-        severity and the explanation lines of the arithmetic."""
-        why: list[str] = []
+        severity and the explanation lines of the arithmetic.  ``channel_kind`` None is
+        a group's own channel (monitor.channel_kinds)."""
+        weighted, present, why = self._voice(
+            weighted, present, channel_kind or DEFAULT_CHANNEL_KIND
+        )
         ranked = sorted(weighted, key=lambda w: -w[2])
         if not ranked or ranked[0][2] <= 0:
             return 0.0, "none", why
@@ -101,7 +164,8 @@ class Scorer:
             if gw is not None:
                 score *= gw
                 why.append(f"x {gw:g} group weight of {group}")
-        if affiliated_same_cue > 0:
+        # Echoes of a cue the channel's kind does not count are not counted either (#12).
+        if affiliated_same_cue > 0 and any(k == "verse_cue" and w > 0 for k, _, w in ranked):
             bonus = min(self.affiliated_cap, self.affiliated_per_channel * affiliated_same_cue)
             score += bonus
             why.append(f"+ {bonus:g}: {affiliated_same_cue} affiliated channel(s) posted the cue")
@@ -118,3 +182,31 @@ class Scorer:
 
     def flagged(self, severity: str) -> bool:
         return SEVERITIES.index(severity) >= SEVERITIES.index(self.flag_at)
+
+
+class _Reader(Protocol):
+    """The part of the rule reader (match/rules.py) that reports a file and line."""
+
+    def fail(self, node: Any, msg: str) -> Exception: ...
+    def mapping(self, node: Any, what: str) -> dict[str, tuple[Any, Any]]: ...
+    def strings(self, node: Any, what: str) -> list[str]: ...
+
+
+def check_channel_kinds(reader: _Reader, node: Any, known: frozenset[str]) -> None:
+    """``severity.channel_kinds``: channel kinds to {cues, not_credited} lists of signal kinds
+    (``known``) or rule ids; a misspelt one is a ConfigError with its line, not a silent no-op
+    (#12)."""
+    for ck, (knode, v) in reader.mapping(node, "severity.channel_kinds").items():
+        if ck not in CHANNEL_KINDS:
+            raise reader.fail(
+                knode, f"unknown channel kind {ck!r} (one of {', '.join(CHANNEL_KINDS)})"
+            )
+        for key, (kn, lst) in reader.mapping(v, f"severity.channel_kinds.{ck}").items():
+            if key not in ("cues", "not_credited"):
+                raise reader.fail(kn, f"unknown key {key!r} (cues, not_credited)")
+            for name in reader.strings(lst, f"severity.channel_kinds.{ck}.{key}"):
+                # A rule id is checked by its shape ("threat:settled"): targets.yaml, read
+                # after this file, may define the rule.
+                family, _, rest = name.partition(":")
+                if name not in known and not (family in known and rest):
+                    raise reader.fail(lst, f"not a signal kind or a rule id: {name!r}")

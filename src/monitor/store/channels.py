@@ -44,8 +44,11 @@ def ensure_channel(
     telegram_id: int | None = None,
     group: str | None = None,
     interval: int | None = None,
+    kind: str | None = None,
 ) -> Channel:
-    """The channel with this handle, registered if new; records a changed title in its history."""
+    """The channel with this handle, registered if new; records a changed title in its history.
+
+    ``kind`` (monitor.channel_kinds) None keeps the channel's kind; a new one is a `group`."""
     channel = get_channel(session, handle)
     if channel is None:
         channel = Channel(
@@ -66,6 +69,8 @@ def ensure_channel(
             channel.telegram_id = telegram_id
         if title and title != channel.title:
             channel.title = title
+    if kind is not None:
+        channel.kind = kind
     if group is not None:
         channel.group = get_group(session, group)
     session.flush()

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from monitor.channel_kinds import ChannelKind
 from monitor.errors import ConfigError
 from monitor.store.channels import normalise_handle
 from monitor.yamlfile import compose_config, construct, read_text
@@ -42,6 +43,9 @@ class ChannelEntry(_Entry):
     handle: Name
     group: Name | None = None
     source: Literal["telethon", "web", "export"] | None = None
+    # Who speaks on the channel, for the score (#12). Left out, a sync keeps the kind already
+    # set (an operator may have set it on the console); a new channel is a `group`.
+    kind: ChannelKind | None = None
     interval: int | None = Field(default=None, ge=10, strict=True)
     enabled: bool = Field(default=True, strict=True)
 

@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.channel_kinds import CHANNEL_KINDS
 from monitor.errors import MonitorError
 from monitor.store.channels import ensure_channel, get_channel, get_group, normalise_handle
 from monitor.store.models import AuditLog, Channel, Group
@@ -48,6 +49,7 @@ def channels_page(request: Request, me: Operator, db: DB) -> Response:
             "channels": channels,
             "groups": {g.id: g for g in groups},
             "group_list": groups,
+            "channel_kinds": CHANNEL_KINDS,
             "now": datetime.now(UTC),
         },
     )
@@ -61,9 +63,11 @@ def channel_add(
     group: Annotated[str, Form(max_length=200)] = "",
     interval: Annotated[int, Form(ge=10, le=86400)] = 300,
     source: Annotated[str, Form()] = "web",
+    kind: Annotated[str, Form()] = "group",
 ) -> Response:
     if source not in ("web", "telethon"):
         raise HTTPException(400, "source must be web or telethon")
+    _check_kind(kind)
     with request.app.state.sessions.begin() as db:
         try:
             name = normalise_handle(handle)
@@ -71,8 +75,18 @@ def channel_add(
             return _back("/channels", str(exc))
         if get_channel(db, name) is not None:
             return _back("/channels", f"channel {name} already exists")
-        ensure_channel(db, name, source=source, group=group.strip() or None, interval=interval)
-        _audit(db, me, "channel.add", f"channel:{name}", group=group or None, interval=interval)
+        ensure_channel(
+            db, name, source=source, group=group.strip() or None, interval=interval, kind=kind
+        )
+        _audit(
+            db,
+            me,
+            "channel.add",
+            f"channel:{name}",
+            group=group or None,
+            interval=interval,
+            kind=kind,
+        )
     return _back("/channels", f"added {name}")
 
 
@@ -84,7 +98,10 @@ def channel_update(
     enabled: Annotated[str, Form()] = "",
     group: Annotated[str | None, Form(max_length=200)] = None,
     interval: Annotated[int | None, Form(ge=10, le=86400)] = None,
+    kind: Annotated[str | None, Form()] = None,
 ) -> Response:
+    if kind is not None:
+        _check_kind(kind)
     with request.app.state.sessions.begin() as db:
         channel = db.get(Channel, channel_id)
         if channel is None:
@@ -99,9 +116,18 @@ def channel_update(
         if interval is not None:
             channel.interval_seconds = interval
             changes["interval"] = interval
+        if kind is not None and kind != channel.kind:
+            # Scores new posts from now on; stored verdicts change with a rematch (rules page).
+            changes["kind"] = {"from": channel.kind, "to": kind}
+            channel.kind = kind
         _audit(db, me, "channel.update", f"channel:{channel.handle}", **changes)
         handle = channel.handle
     return _back("/channels", f"updated {handle}")
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in CHANNEL_KINDS:
+        raise HTTPException(400, f"kind must be one of {', '.join(CHANNEL_KINDS)}")
 
 
 # --- groups ------------------------------------------------------------------------------

@@ -311,6 +311,7 @@ class QueueRow:
     score: float | None
     flagged: bool | None
     state: str
+    channel_kind: str = "group"  # the analyst sees who spoke (#12)
     kinds: list[str] = field(default_factory=list)
     refs: list[str] = field(default_factory=list)
 
@@ -364,6 +365,7 @@ def _page_columns() -> tuple[Any, ...]:
         Match.score,
         Match.flagged,
         latest_decision().label("state"),
+        Channel.kind.label("channel_kind"),
     )
     assert len(columns) == len(fields(QueueRow)) - 2  # kinds and refs come after
     return columns

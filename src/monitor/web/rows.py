@@ -51,6 +51,9 @@ def queue_rows(rows: Iterable[QueueRow], next_q: str, decide_fields: Markup) -> 
         score = "" if r.score is None else f" <small>{float(r.score):.1f}</small>"
         # Names in their own bidi isolate: a U+202E in one cannot reorder the cell (#11).
         group = f'<br><small><bdi dir="auto">{text(r.group)}</bdi></small>' if r.group else ""
+        # A news channel's cues and claims do not count (#12): the kind says why.
+        ck = text(r.channel_kind)
+        kind = f' <small class="chkind chkind-{ck}">{ck}</small>'
         tags = ('<span class="tag deleted">deleted</span>' if r.deleted_at else "") + (
             '<span class="tag">edited</span>' if r.edited_at else ""
         )
@@ -62,7 +65,7 @@ def queue_rows(rows: Iterable[QueueRow], next_q: str, decide_fields: Markup) -> 
             f'<tr class="row" data-post="{pid}" id="post-{pid}">\n'
             f'  <td><span class="sev sev-{severity}">{severity}</span>{score}</td>\n'
             f'  <td class="nowrap">{when(r.date)}</td>\n'
-            f"  <td><bdi>{text(r.handle)}</bdi>{group}</td>\n"
+            f"  <td><bdi>{text(r.handle)}</bdi>{kind}{group}</td>\n"
             f'  <td class="excerpt"><a class="open" href="/posts/{pid}?{back}">'
             f'<bdi dir="auto">{text(r.excerpt or "(no text)")}</bdi></a>\n'
             f"    {tags}</td>\n"

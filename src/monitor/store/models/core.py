@@ -110,6 +110,8 @@ class Channel(Base):
     title: Mapped[str | None] = mapped_column(String(300))
     group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"))
     source: Mapped[str] = mapped_column(String(20), default="web")  # telethon | web | export
+    # group | leader | media | news (monitor.channel_kinds): who speaks, for the score (#12).
+    kind: Mapped[str] = mapped_column(String(20), default="group", server_default="group")
     interval_seconds: Mapped[int] = mapped_column(Integer, default=300)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     cursor: Mapped[int] = mapped_column(BigInteger, default=0)  # highest message id stored
