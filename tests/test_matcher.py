@@ -134,3 +134,33 @@ def test_result_dict_is_the_scan_contract(matcher: Matcher) -> None:
 def test_weird_input_does_not_raise(matcher: Matcher) -> None:
     for text in ["", " ", "\ud800", "ا" + "\u0651" * 10000, "نعلن جاهزيتنا " * 5000]:
         matcher.match(text)
+
+
+# Obfuscation against takedowns (#12): the same statements, split, padded with invisible
+# characters or elongated, still flag, and every span indexes the original text.
+@pytest.mark.parametrize(
+    ("text", "kind", "matched_has"),
+    [
+        (
+            "ولا تهنوا ولا تحزنوا وأنتم\u200b الأعل\u200cون\u200f إن كنتم مؤمنين",
+            "verse_cue",
+            "الأعل\u200cون",
+        ),
+        ("#وأنتم_الأعلون", "verse_cue", "الأعلون"),
+        ("ا.س.ت.ه.د.ف.ن.ا قاعدة عين الأسد الأمريكية", "attack_claim", "ا.س.ت.ه.د.ف.ن.ا"),
+        ("ق-ص-ف-ن-ا قاعدة عين الأسد الأمريكية", "attack_claim", "ق-ص-ف-ن-ا"),
+        # the span ends on the word's last kept letter; the repeats after it are not text
+        # the rule matched
+        ("نعلن جاهزيتنااااا لقتال العدو الأمريكي", "readiness", "جاهزيتنا"),
+    ],
+)
+def test_obfuscated_statements_flag_with_exact_spans(
+    matcher: Matcher, text: str, kind: str, matched_has: str
+) -> None:
+    result = matcher.match(text)
+    assert result.flagged
+    hits = [s for s in result.signals if s.kind == kind]
+    assert hits, {s.kind for s in result.signals}
+    for s in result.signals:
+        assert text[s.start : s.end] == s.matched
+    assert any(matched_has in s.matched for s in hits), [s.matched for s in hits]

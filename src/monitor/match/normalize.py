@@ -24,6 +24,8 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from itertools import accumulate
 
+from .obfuscation import overrides as _find_overrides
+
 __all__ = ["Normalized", "fold_char", "normalize"]
 
 # Letters people type interchangeably; applied after NFKD, so hamza carriers have
@@ -49,7 +51,53 @@ _LETTERS: dict[str, str] = {
     "\u06a4": "\u0641",  # veh
     "\u06a8": "\u0642",
     "\u0640": "",  # tatweel
+    # Hangul fillers render as nothing and are pasted into words to dodge filters (#12);
+    # U+3164 and U+FFA0 reach U+1160 through NFKD.
+    "\u115f": "",
+    "\u1160": "",
 }
+
+# Extended Arabic letters (Persian, Urdu, Kurdish, Sindhi...) used as look-alikes of the
+# Arabic ones (#12): folded to the letter their Unicode name is built on ("REH WITH SMALL V"
+# -> REH), after these renames and prefixes; derived from names rather than listed so the
+# whole block is covered.  Lazily, through fold_char, so it costs nothing per post.
+_BASE_ALIASES: dict[str, str] = {
+    **dict.fromkeys(("TTEH", "TTEHEH", "TEHEH"), "TEH"),
+    **dict.fromkeys(("BEEH", "BEHEH", "PEH"), "BEH"),
+    **dict.fromkeys(("NYEH", "DYEH", "TCHEH", "TCHEHEH"), "JEEM"),
+    **dict.fromkeys(("DDAL", "DAHAL", "DDAHAL", "DUL"), "DAL"),
+    "RREH": "REH",
+    "JEH": "ZAIN",
+    **dict.fromkeys(("NOON GHUNNA", "RNOON"), "NOON"),
+    **dict.fromkeys(("NG", "GUEH", "NGOEH", "GAF", "KEHEH"), "KAF"),
+    **dict.fromkeys(("OE", "U", "YU", "KIRGHIZ OE", "KIRGHIZ YU", "VE"), "WAW"),
+    **dict.fromkeys(("E", "YEH BARREE", "ALEF MAKSURA"), "YEH"),
+    **dict.fromkeys(
+        ("AE", "HEH GOAL", "HEH DOACHASHMEE", "TEH MARBUTA", "TEH MARBUTA GOAL"), "HEH"
+    ),
+    **dict.fromkeys(("VEH", "PEHEH"), "FEH"),
+    "HIGH HAMZA": "HAMZA",
+}
+_BASE_PREFIXES = ("DOTLESS ", "SWASH ", "FARSI ", "KASHMIRI ")
+
+
+def _arabic_base(d: str) -> str | None:
+    """The basic Arabic letter an extended one is a variant of, or None."""
+    name = unicodedata.name(d, "")
+    if not name.startswith("ARABIC LETTER "):
+        return None
+    base = name[len("ARABIC LETTER ") :].split(" WITH ")[0]
+    for prefix in _BASE_PREFIXES:
+        base = base.removeprefix(prefix)
+    base = _BASE_ALIASES.get(base, base)
+    try:
+        letter = unicodedata.lookup("ARABIC LETTER " + base)
+    except KeyError:
+        return None
+    if not "\u0621" <= letter <= "\u064a":
+        return None
+    return _LETTERS.get(letter, letter)
+
 
 # Ligatures that NFKD does not decompose.
 _SPECIAL: dict[str, str] = {
@@ -91,6 +139,11 @@ def fold_char(c: str) -> str:
         dcat = unicodedata.category(d)
         if dcat in _DROP_CATEGORIES or _dropped(ord(d)):
             continue
+        if dcat == "Lo" and not "\u0621" <= d <= "\u064a" and "\u0620" <= d <= "\u08ff":
+            base = _arabic_base(d)
+            if base is not None:
+                out.append(base)
+                continue
         if dcat == "Nd":
             out.append(str(unicodedata.decimal(d, 0)))
         elif dcat in ("Cs", "Co", "Cn", "Cc") or dcat[0] in "ZPS":
@@ -144,8 +197,15 @@ for _cp in range(128):
 
 # Deletions that depend on neighbours.  Alternatives, in order: the spaces and/or
 # alif after a free-standing vocative يا (so يا أيها, ياأيها and يأيها all read
-# يايها), the extra spaces of an inner run, leading spaces, trailing spaces.
-_STAGE2 = re.compile(r"(?<!\S)يا( +ا?|ا)(?=\S)|(?<=\S) ( +)(?=\S)|^ +| +$")
+# يايها; an elongated ياااا joins the same way), the extra spaces of an inner
+# run, leading spaces, trailing spaces, and
+# letters elongated by repetition (#12): a letter written 3+ times keeps one
+# (اكبررررر, جاهزووون), lam keeps two so that الللللله still reads الله; ordinary
+# spelling never writes a letter three times running.
+_STAGE2 = re.compile(
+    r"(?<!\S)يا(ا+(?: +ا?)?| +ا?)(?=\S)|(?<=\S) ( +)(?=\S)|^ +| +$"
+    r"|لل(ل+)|([\u0621-\u0643\u0645-\u064a])(\4\4+)"
+)
 
 
 @dataclass
@@ -156,6 +216,8 @@ class Normalized:
     text: str
     _stage1_len: int
     _deletions: list[tuple[int, int]]
+    # Original positions folded by context rather than by _TABLE (obfuscation.py, #12).
+    _overrides: dict[int, str] = field(default_factory=dict, repr=False)
     _cum: list[int] | None = field(default=None, repr=False)
     _lens: list[int] | None = field(default=None, repr=False)
     _del_at: list[int] = field(default_factory=list, repr=False)
@@ -175,6 +237,8 @@ class Normalized:
             for m in pattern.finditer(text):
                 i = m.start()
                 lens[i] = len(_TABLE[ord(text[i])])
+        for i, folded in self._overrides.items():
+            lens[i] = len(folded)
         self._lens, self._cum = lens, list(accumulate(lens))
         total = 0
         for a, b in self._deletions:
@@ -207,14 +271,16 @@ class Normalized:
         last = bisect_right(cum, self._stage1(end - 1)) + 1
         # Dropped marks/tatweel/joiners belong to the letter before them, so a span
         # ending on a letter carries its harakat along.
-        while last < len(lens) and lens[last] == 0:
+        # A joined letter separator (#12) is not a mark: the span stops before it.
+        while last < len(lens) and lens[last] == 0 and last not in self._overrides:
             last += 1
         return first, last
 
 
 def normalize(text: str) -> Normalized:
     """Fold ``text`` for matching.  Never raises on any ``str``."""
-    stage1 = text.translate(_TABLE)
+    found = _find_overrides(text)
+    stage1 = _translate(text, found) if found else text.translate(_TABLE)
     deletions: list[tuple[int, int]] = []
     for m in _STAGE2.finditer(stage1):
         if m.lastindex is None:
@@ -222,11 +288,24 @@ def normalize(text: str) -> Normalized:
         else:
             deletions.append(m.span(m.lastindex))
     if not deletions:
-        return Normalized(text, stage1, len(stage1), deletions)
+        return Normalized(text, stage1, len(stage1), deletions, found)
     pieces: list[str] = []
     prev = 0
     for a, b in deletions:
         pieces.append(stage1[prev:a])
         prev = b
     pieces.append(stage1[prev:])
-    return Normalized(text, "".join(pieces), len(stage1), deletions)
+    return Normalized(text, "".join(pieces), len(stage1), deletions, found)
+
+
+def _translate(text: str, found: dict[int, str]) -> str:
+    """Stage 1 with some positions folded by context instead of by _TABLE."""
+    pieces: list[str] = []
+    prev = 0
+    for i in sorted(found):
+        pieces.append(text[prev:i].translate(_TABLE))
+        _TABLE[ord(text[i])]  # every char goes through _TABLE, so _UNEVEN knows it
+        pieces.append(found[i])
+        prev = i + 1
+    pieces.append(text[prev:].translate(_TABLE))
+    return "".join(pieces)

@@ -1,0 +1,73 @@
+"""Context-dependent undoing of takedown obfuscation, for ``normalize()`` (#12).
+
+Channels dodge keyword takedowns by splitting a word into letters (``ا.س.ت.ه.د.ا.ف``,
+``ا س ت ه د ا ف``) or by swapping a letter for a Latin look-alike (``اللo``, ``جlهزون``).
+Both depend on a character's neighbours, so ``str.translate`` cannot do them; they are found
+here on the *original* text and returned as per-position overrides of the fold table: a
+separator folds to ``""`` and a look-alike to its Arabic letter.  Overrides are
+position-for-position, so the offset map only has to patch those positions' lengths.
+
+Zero-width/format characters (Cf), hashtag underscores (Pc) and tatweel need no context and
+are handled by the fold table itself; repeated letters are collapsed on the folded text by
+``normalize``'s second stage.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["overrides"]
+
+# Arabic letters (the base block, Persian/Urdu extensions), without tatweel U+0640.
+_LETTER = "\u0621-\u063a\u0641-\u064a\u066e\u066f\u0671-\u06d3\u06d5\u06ee\u06ef\u06fa-\u06fc"
+# What may sit on a letter without making it a second letter: harakat, Quranic marks,
+# tatweel and invisible format characters.
+_MARK = (
+    "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640"
+    "\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+)
+_INVISIBLE = "\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+# One char splitting a word into letters.  The same char must separate every letter of a
+# run (backreference), so "ع.ي.ن ا.ل.أ.س.د" stays two words, and a single space only joins
+# letters when no other separator is used; a double space ends a run.
+_SEPARATORS = " .\\-_*/+\u00b7\u2010-\u2015\u2022\u2027\u2219\u22c5\u30fb"
+
+# A run of >= 3 single letters, each split from the next by the same one separator char.
+# Three, not two: a lone و or ب written apart from its word, or two-letter abbreviations,
+# occur in ordinary text; three single letters in a row practically never do (#12).
+_ONE = f"[{_LETTER}][{_MARK}]*"
+_SPLIT_RUN = re.compile(
+    f"(?<![{_LETTER}\u064b-\u065f\u0670\u0640]){_ONE}"
+    f"(?P<sep>[{_SEPARATORS}])[{_INVISIBLE}\u0640]*{_ONE}"
+    f"(?:(?P=sep)[{_INVISIBLE}\u0640]*{_ONE})+"
+    f"(?![{_LETTER}{_MARK}])"
+)
+
+# Latin look-alikes, only where the reading is unambiguous: a single Latin o/O (the shape of
+# an isolated or final ه) after an Arabic letter, and a single l/I (the shape of ا) touching
+# an Arabic letter, the other side an Arabic letter or a word boundary.  A lone Latin letter
+# glued to an Arabic word does not occur in genuine text; longer Latin runs, digits (ب5,
+# ١ may be a number) and '|' (a common headline separator) are left alone.
+# The pattern starts with a plain char class so the regex engine skips to candidates in C.
+_LOOKALIKE = re.compile(
+    f"[oOlI](?:(?<=[{_LETTER}\u0640].)(?=[{_LETTER}\u0640]|[^\\w\u0640]|$)"
+    f"|(?<=[lI])(?<![\\w\u0640].)(?=[{_LETTER}\u0640]))"
+)
+_LOOKALIKE_TO = {"o": "\u0647", "O": "\u0647", "l": "\u0627", "I": "\u0627"}
+
+
+def overrides(text: str) -> dict[int, str]:
+    """Positions of ``text`` whose fold must differ from the table's, and what they fold to.
+
+    Empty for nearly every post, so the caller's common path is one dict check.
+    """
+    out: dict[int, str] = {}
+    for m in _SPLIT_RUN.finditer(text):
+        sep = m.group("sep")
+        base = m.start()
+        for i, c in enumerate(m.group()):
+            if c == sep:
+                out[base + i] = ""
+    for m in _LOOKALIKE.finditer(text):
+        out[m.start()] = _LOOKALIKE_TO[m.group()]
+    return out
