@@ -35,7 +35,17 @@ _secrets: set[str] = set()
 _WORD = re.compile(r"[a-z]+")
 _secrets_lock = threading.Lock()
 # Third-party loggers that would log a line per request or per job run at INFO.
-_QUIET = ("apscheduler", "httpx", "httpcore", "urllib3", "telethon", "apprise", "uvicorn.access")
+# alembic: the schema check every command makes logs "Context impl SQLiteImpl." at INFO (#14).
+_QUIET = (
+    "apscheduler",
+    "httpx",
+    "httpcore",
+    "urllib3",
+    "telethon",
+    "apprise",
+    "uvicorn.access",
+    "alembic",
+)
 
 
 def add_secret(value: str | None) -> None:

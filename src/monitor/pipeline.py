@@ -99,13 +99,15 @@ class Pipeline:
         *,
         source: str,
         on_reject: Callable[[Rejection], None] | None = None,
+        summary: RunSummary | None = None,
     ) -> RunSummary:
         """Store a stream of records batch by batch, recording the run in collection_runs.
 
         Batches already committed stay committed if the stream fails part-way; the run row
-        then says ``error`` with the reason, and the exception propagates.
+        then says ``error`` with the reason, and the exception propagates. A caller that must
+        say what was stored before the failure passes its own ``summary`` to fill (#14).
         """
-        summary = RunSummary()
+        summary = RunSummary() if summary is None else summary
         with self.sessions.begin() as session:
             # One pass per channel and source at a time (leases), so a "running" row left
             # from before is a pass that never recorded its end: killed, or the database lost.

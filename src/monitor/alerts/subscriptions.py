@@ -14,7 +14,7 @@ from monitor.logs import add_url_secrets
 from monitor.match.rules import KINDS
 from monitor.match.severity import SEVERITIES
 from monitor.redaction import redact, redact_urls_in, scrub
-from monitor.store.models import AuditLog, Subscription
+from monitor.store.models import AuditLog, Channel, Group, Subscription
 
 __all__ = ["redact"]  # re-exported: callers show subscription URLs through it
 
@@ -137,3 +137,32 @@ def add_subscription(
     )
     session.flush()
     return sub
+
+
+def check_filters(
+    session: Session, *, groups: list[str], channels: list[str], refs: list[str]
+) -> None:
+    """Refuse a filter that can never match (#14): a verse ref that is no ayah (999:1, 2:287),
+    a group or channel that is not registered. Channels are compared as ``wants`` does."""
+    from quran_text import Mushaf
+
+    for ref in refs:
+        if not _REF.match(ref):
+            raise ConfigError(f"verse refs look like 3:139, not {ref!r}", key="--ref")
+        surah, ayah = (int(x) for x in ref.split(":"))
+        try:
+            Mushaf.hafs().ayah(surah, ayah)
+        except IndexError as exc:  # quran-text says why: "Al-Baqarah has 286 āyāt …"
+            raise ConfigError(f"{ref} is not an ayah ({exc})", key="--ref") from None
+    known_groups = {g.lower() for g in session.scalars(select(Group.name))}
+    for group in groups:
+        if group.lower() not in known_groups:
+            raise ConfigError(
+                f"no such group: {group!r} (see `monitor channels list`)", key="--group"
+            )
+    for handle in channels:
+        wanted = handle.lstrip("@").lower()
+        if session.scalar(select(Channel.id).where(Channel.handle == wanted)) is None:
+            raise ConfigError(
+                f"no such channel: {handle!r} (see `monitor channels list`)", key="--channel"
+            )

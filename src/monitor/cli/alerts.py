@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from monitor.alerts.render import Message, Renderer
 from monitor.alerts.sender import Sender, apprise_notify
-from monitor.alerts.subscriptions import add_subscription, redact
+from monitor.alerts.subscriptions import add_subscription, check_filters, redact
 from monitor.cli.context import Runtime
 from monitor.errors import ConfigError
 from monitor.logs import add_url_secrets
@@ -50,8 +50,13 @@ def add(
     digest: int | None,
     quiet_hours: str | None,
 ) -> None:
-    """Subscribe NAME to the flags that pass its filters."""
+    """Subscribe NAME to the flags that pass its filters.
+
+    Refused (exit 2) when a filter can never match: a --ref that is no ayah, a --group or
+    --channel that is not registered.
+    """
     with rt.migrated_sessions().begin() as s:
+        check_filters(s, groups=list(groups), channels=list(channels), refs=list(refs))
         add_subscription(
             s,
             name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -131,11 +132,18 @@ def enable(rt: Runtime, handle: str) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask; the channel's posts are deleted too.")
 @click.pass_obj
 def remove(rt: Runtime, handle: str, yes: bool) -> None:
-    """Remove a channel and all its stored posts."""
+    """Remove a channel and all its stored posts (asks first; without a terminal, pass --yes)."""
     with rt.migrated_sessions().begin() as s:
         ch = get_channel(s, handle)
         if ch is None:
             raise ConfigError(f"no such channel: {handle}", key="HANDLE")
+        if not yes and not (sys.stdin and sys.stdin.isatty()):
+            # Without a terminal there is no one to ask: a clear usage error, not the 130 of an
+            # aborted prompt (#14).
+            raise ConfigError(
+                f"will not delete {ch.handle} and its posts without asking: pass --yes",
+                key="--yes",
+            )
         if not yes:
             click.confirm(f"delete {ch.handle} and all its posts?", abort=True)
         s.delete(ch)

@@ -38,11 +38,13 @@ class Runtime:
         """Sessions on a database whose schema is current; otherwise a clear exit 2."""
         current, head = current_revision(self.engine), head_revision()
         if current != head:
-            raise ConfigError(
-                f"database schema is at {current or 'nothing'}, this version needs {head}: "
-                "run `monitor db upgrade`",
-                key="MONITOR_DATABASE_URL",
+            # A database never migrated has no revision at all: say so, not "at nothing" (#14).
+            state = (
+                "the database has no schema yet"
+                if current is None
+                else f"the database schema is at revision {current}, this version needs {head}"
             )
+            raise ConfigError(f"{state}: run `monitor db upgrade`", key="MONITOR_DATABASE_URL")
         return self.sessions
 
     @cached_property

@@ -5,20 +5,29 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
 
 import click
 
 from monitor.cli.context import Runtime
-from monitor.collect.export import ExportChannel, Rejected, open_export, read_export
+from monitor.collect.export import (
+    ExportChannel,
+    ExportFormatError,
+    Rejected,
+    open_export,
+    read_export,
+)
 from monitor.collect.records import PostRecord
 from monitor.errors import ConfigError
 from monitor.pipeline import Pipeline, Rejection, RunSummary
-from monitor.store.channels import ensure_channel
+from monitor.store.channels import ensure_channel, get_channel, normalise_handle
 from monitor.store.export import FLAG_FIELDS, POST_FIELDS, iter_posts, write_csv, write_jsonl
 
 EXIT_REJECTED = 3
+
+Item = PostRecord | Rejection
 
 
 def parse_since(value: str | None) -> datetime | None:
@@ -33,36 +42,90 @@ def parse_since(value: str | None) -> datetime | None:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
+def _first_batch(items: Iterator[PostRecord | Rejection], size: int, head: list[Item]) -> None:
+    """Read into ``head`` up to the end of the first batch that holds a post (or the end).
+
+    Nothing is written until then, so an export that is missing, not JSON or broken before
+    its first batch creates no channel and no group (#14). Batches of only rejections are read
+    on: ``head`` then holds rejections, which the pipeline keeps in its summary anyway. ``head``
+    ends on a batch boundary, so the pipeline stores that batch before reading further.
+    """
+    has_post = False
+    for item in items:  # one by one: rejections read before a break are still reported
+        head.append(item)
+        has_post = has_post or isinstance(item, PostRecord)
+        if has_post and len(head) % size == 0:
+            return
+
+
+def _not_stored(exc: ExportFormatError, handle: str, existed: bool) -> ConfigError:
+    fate = "left unchanged" if existed else "not created"
+    return ConfigError(
+        f"{exc.message}; nothing was stored and channel {handle} was {fate}", file=exc.file
+    )
+
+
+def _partly_stored(exc: ExportFormatError, summary: RunSummary) -> ConfigError:
+    s = summary.stored
+    return ConfigError(
+        f"{exc.message}; the first {summary.fetched} post(s) read were stored ({s.new} new, "
+        f"{s.edited} edited, {s.unchanged} unchanged) and the rest of the export was not: "
+        "repair or re-export it and import it again (stored posts are not duplicated)",
+        file=exc.file,
+    )
+
+
 def import_export_file(
     rt: Runtime, pipeline: Pipeline, path: Path, handle: str, group: str | None
 ) -> RunSummary:
     """Stream a Telegram Desktop export into the channel; rejected messages go to stderr."""
-    with rt.sessions.begin() as session:
-        channel_id = ensure_channel(session, handle, source="export", group=group).id
-
-    def on_channel(info: ExportChannel) -> None:
-        with rt.sessions.begin() as session:
-            ensure_channel(session, handle, title=info.name, telegram_id=info.id)
+    handle = normalise_handle(handle)  # a bad handle is refused before the file is read
+    header: list[ExportChannel] = []
+    media_root = path if path.is_dir() else path.parent
 
     def items(fp: BinaryIO) -> Iterator[PostRecord | Rejection]:
         for item in read_export(
             fp,
-            on_channel=on_channel,
+            on_channel=header.append,
             media_root=media_root,
             max_depth=rt.settings.input_max_depth,  # hostile files are bounded (#11)
             max_message_bytes=rt.settings.export_max_message_bytes,
         ):
-            if isinstance(item, Rejected):
-                yield Rejection(f"message {item.message_id} (#{item.index + 1})", item.reason)
-            else:
-                yield item
+            yield Rejection(item.where, item.reason) if isinstance(item, Rejected) else item
 
     def report(rej: Rejection) -> None:
         click.echo(f"{path}: {rej}", err=True)
 
-    media_root = path if path.is_dir() else path.parent
+    sessions = rt.migrated_sessions()  # checked first: no point reading a file we cannot store
     with open_export(path) as fp:
-        return pipeline.run(channel_id, items(fp), source="export", on_reject=report)
+        stream, head = items(fp), list[Item]()
+        try:
+            _first_batch(stream, pipeline.batch_size, head)
+        except ExportFormatError as exc:
+            for item in head:  # found before the break: still worth fixing
+                if isinstance(item, Rejection):
+                    report(item)
+            with sessions() as session:
+                existed = get_channel(session, handle) is not None
+            raise _not_stored(exc, handle, existed) from None
+        info = header[0] if header else ExportChannel(None, None, None)
+        with sessions.begin() as session:
+            channel = ensure_channel(
+                session,
+                handle,
+                source="export",
+                group=group,
+                title=info.name,
+                telegram_id=info.id,
+            )
+            channel_id = channel.id
+        summary = RunSummary()
+        try:
+            return pipeline.run(
+                channel_id, chain(head, stream), source="export", on_reject=report, summary=summary
+            )
+        except ExportFormatError as exc:
+            raise _partly_stored(exc, summary) from None
 
 
 @click.command("import")
@@ -74,7 +137,9 @@ def import_cmd(rt: Runtime, path: Path, handle: str, group: str | None) -> None:
     """Import a Telegram Desktop export (result.json, or its folder) into the database.
 
     Importing the same export again changes nothing; a changed text becomes a new version.
-    Malformed messages are reported with their id and skipped (exit code 3).
+    Malformed messages are reported with their id and skipped (exit code 3). An export that
+    cannot be read creates nothing (exit code 2); one broken part-way keeps the batches stored
+    before the damage, and the error says how many posts that is.
     """
     pipeline = rt.pipeline()
     summary = import_export_file(rt, pipeline, path, handle, group)

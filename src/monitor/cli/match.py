@@ -53,7 +53,7 @@ def scan(rt: Runtime, path: Path) -> None:
     PATH is a JSONL file (one {"id", "text"} object per line; `channel`, `date`, `lang`
     optional, and `channel_kind`: group, leader, media or news, default group; on news, cue
     verses, short cues and attack claims do not count), a Telegram Desktop export (result.json
-    or its folder), or - for stdin.
+    or its folder), or - for stdin (empty stdin: no output, a note on stderr, exit code 0).
     Rejected lines are reported on stderr with their line number (exit code 3).
     """
     from monitor.match.scan import bounded_lines, scan_export, scan_jsonl
@@ -67,6 +67,12 @@ def scan(rt: Runtime, path: Path) -> None:
     if str(path) == "-":
         data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
         raw = data if isinstance(data, bytes) else data.encode("utf-8")
+        if not raw.strip().removeprefix(b"\xef\xbb\xbf").strip():
+            # Empty JSONL is zero posts, as an empty .jsonl file is: exit 0, so a pipeline whose
+            # filter selected nothing does not fail; the note tells a person why nothing came
+            # out, instead of "not a Telegram Desktop channel export" (#14).
+            click.echo("monitor: no input on stdin: 0 posts scanned", err=True)
+            return
         if _looks_like_jsonl(raw.lstrip().split(b"\n", 1)[0]):
             lines = bounded_lines(io.BytesIO(raw), line_max)
             rejected = scan_jsonl(lines, matcher, out, err, max_depth=depth)

@@ -48,6 +48,14 @@ class Rejected:
     index: int  # 0-based position in the export's ``messages`` list
     reason: str
 
+    @property
+    def where(self) -> str:
+        """ "message 345 (#12)"; a message without an id is "message #12 (no id)", not
+        "message None (#12)" (#14)."""
+        if self.message_id is None:
+            return f"message #{self.index + 1} (no id)"
+        return f"message {self.message_id} (#{self.index + 1})"
+
 
 class ExportFormatError(ConfigError):
     """The file stops being valid JSON part-way (or never was a channel export).

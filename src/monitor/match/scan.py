@@ -114,7 +114,7 @@ def scan_export(
     rejected = 0
     for item in read_export(fp, max_depth=max_depth, max_message_bytes=max_message_bytes):
         if isinstance(item, Rejected):
-            err.write(f"message {item.message_id} (#{item.index + 1}): {item.reason}\n")
+            err.write(f"{item.where}: {item.reason}\n")
             rejected += 1
             continue
         result = matcher.match(item.text)
