@@ -140,8 +140,17 @@ def test_export_posts_fields_jsonl_and_csv(
     assert as_csv.out.startswith("\ufeff")
     table = list(csv.DictReader(io.StringIO(as_csv.out.encode().decode("utf-8-sig"))))
     assert table and all(r["flagged"] == "true" for r in table)
-    assert list(table[0]) == [*fields, "review"]
-    assert json.loads(table[0]["signals"])
+    # Flat columns for spreadsheets, not the JSONL fields (#14; README "Exporting").
+    assert list(table[0]) == [
+        "channel", "group", "message_id", "date", "severity", "score", "flagged", "kinds",
+        "refs", "matched", "link", "console", "text", "views", "forwards", "forwarded_from",
+        "forwarded_link", "reply_to", "media", "edited_at", "deleted_at", "versions", "source",
+        "review_state", "review_by", "review_at", "review_note",
+    ]  # fmt: skip
+    by_message = {int(r["message_id"]): r for r in table}
+    assert "threat" in by_message[3322]["kinds"].split("; ")
+    assert all(r["matched"] and r["review_state"] == "unreviewed" for r in table)
+    assert not any(v.startswith(("{", "[")) for r in table for k, v in r.items() if k != "text")
 
 
 def test_bad_since_is_a_usage_error(run_cli: CliRunner) -> None:

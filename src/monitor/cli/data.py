@@ -156,7 +156,14 @@ def import_cmd(rt: Runtime, path: Path, handle: str, group: str | None) -> None:
 @click.option("--since", help="Only posts dated on or after this date (YYYY-MM-DD, UTC).")
 @click.pass_obj
 def export_cmd(rt: Runtime, what: str, fmt: str, since: str | None) -> None:
-    """Write stored posts, or flagged posts with their review, to stdout."""
+    """Write stored posts, or flagged posts with their review, to stdout.
+
+    JSONL is for programs: one record a line, signals and review nested. CSV is for
+    spreadsheets: a UTF-8 BOM, formulas neutralised, one flat cell per column: channel, group,
+    message_id, date, severity, score, flagged, kinds, refs, matched, link (t.me), console
+    (MONITOR_CONSOLE_URL/posts/ID), text and the post's metadata; flags add review_state,
+    review_by, review_at, review_note. README "Exporting" lists every column.
+    """
     when = parse_since(since)
     sessions = rt.migrated_sessions()
     flagged = what == "flags"
@@ -166,7 +173,8 @@ def export_cmd(rt: Runtime, what: str, fmt: str, since: str | None) -> None:
         if fmt == "jsonl":
             write_jsonl(rows, out)
         else:
-            write_csv(rows, out, FLAG_FIELDS if flagged else POST_FIELDS)
+            fields = FLAG_FIELDS if flagged else POST_FIELDS
+            write_csv(rows, out, fields, console_url=rt.settings.console_url)
 
 
 COMMANDS = [import_cmd, export_cmd]

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from types import EllipsisType
 from typing import Any, TextIO
+from urllib.parse import quote
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from monitor.match.rules import KINDS
 from monitor.store.models import (
     REVIEW_DECISIONS,
     Channel,
+    Group,
     Match,
     Post,
     PostVersion,
@@ -41,6 +45,39 @@ POST_FIELDS = [
 ]
 FLAG_FIELDS = [*POST_FIELDS, "review"]
 
+# The CSV is for spreadsheets, not programs (#14): one flat, readable cell per column, what an
+# analyst sorts and filters on first, the t.me and console links, and no JSON inside a cell.
+# docs: README, "Exporting". The JSONL keeps the fields above, unchanged (interface.md).
+POST_CSV_FIELDS = [
+    "channel",
+    "group",
+    "message_id",
+    "date",
+    "severity",
+    "score",
+    "flagged",
+    "kinds",
+    "refs",
+    "matched",
+    "link",
+    "console",
+    "text",
+    "views",
+    "forwards",
+    "forwarded_from",
+    "forwarded_link",
+    "reply_to",
+    "media",
+    "edited_at",
+    "deleted_at",
+    "versions",
+    "source",
+]
+FLAG_CSV_FIELDS = [*POST_CSV_FIELDS, "review_state", "review_by", "review_at", "review_note"]
+# How the console links a post to Telegram (web/posts.py) and alerts do (post_url); the
+# telegram_web_base setting is where the collector reads previews, which tests point elsewhere.
+TELEGRAM = "https://t.me"
+
 _PAGE = 1000
 
 
@@ -65,7 +102,23 @@ def signal_dicts(match: Match | None) -> list[dict[str, Any]]:
     return out
 
 
-def post_dict(post: Post, handle: str, versions: int, match: Match | None) -> dict[str, Any]:
+class ExportRow(dict[str, Any]):
+    """One exported post: the dict is the JSONL record, exactly; the attributes are what only
+    the CSV shows (#14), kept off the dict so that the JSONL fields stay as specified."""
+
+    __slots__ = ("group", "post_id", "score")
+    post_id: int
+    group: str | None
+    score: float | None
+
+
+def post_dict(
+    post: Post,
+    handle: str,
+    versions: int,
+    match: Match | None,
+    group: str | EllipsisType | None = ...,
+) -> ExportRow:
     fwd = None
     if post.fwd_channel or post.fwd_name or post.fwd_message_id:
         fwd = {
@@ -82,24 +135,31 @@ def post_dict(post: Post, handle: str, versions: int, match: Match | None) -> di
             "duration": post.media_duration,
             "sha256": post.media_sha256,
         }
-    return {
-        "channel": handle,
-        "message_id": post.message_id,
-        "date": _iso(post.date),
-        "text": post.text,
-        "views": post.views,
-        "forwards": post.forwards,
-        "forwarded_from": fwd,
-        "reply_to": post.reply_to,
-        "media": media,
-        "edited_at": _iso(post.edited_at),
-        "deleted_at": _iso(post.deleted_at),
-        "versions": versions,
-        "source": post.source,
-        "flagged": bool(match and match.flagged),
-        "severity": match.severity if match else "none",
-        "signals": signal_dicts(match),
-    }
+    row = ExportRow(
+        channel=handle,
+        message_id=post.message_id,
+        date=_iso(post.date),
+        text=post.text,
+        views=post.views,
+        forwards=post.forwards,
+        forwarded_from=fwd,
+        reply_to=post.reply_to,
+        media=media,
+        edited_at=_iso(post.edited_at),
+        deleted_at=_iso(post.deleted_at),
+        versions=versions,
+        source=post.source,
+        flagged=bool(match and match.flagged),
+        severity=match.severity if match else "none",
+        signals=signal_dicts(match),
+    )
+    if group is ...:
+        # A caller that did not join the group (the console's export): channel and group are
+        # many-to-one, so the session loads each once, not once per post.
+        group = post.channel.group.name if post.channel.group else None
+    row.post_id, row.group = post.id, group
+    row.score = match.score if match else None
+    return row
 
 
 def iter_posts(
@@ -114,9 +174,10 @@ def iter_posts(
     last_id = 0
     while True:
         q = (
-            select(Post, Channel.handle, versions.c.n, Match)
+            select(Post, Channel.handle, versions.c.n, Match, Group.name)
             .join(Channel, Channel.id == Post.channel_id)
             .join(versions, versions.c.post_id == Post.id)
+            .outerjoin(Group, Group.id == Channel.group_id)
             .outerjoin(Match, Match.post_id == Post.id)
             .where(Post.id > last_id)
             .order_by(Post.id)
@@ -131,8 +192,8 @@ def iter_posts(
         if not rows:
             return
         reviews = _latest_reviews(session, [r[0].id for r in rows]) if flagged_only else {}
-        for post, handle, n, match in rows:
-            d = post_dict(post, handle, n, match)
+        for post, handle, n, match, group in rows:
+            d = post_dict(post, handle, n, match, group)
             if flagged_only:
                 d["review"] = reviews.get(post.id)
             yield d
@@ -184,17 +245,95 @@ def csv_cell(value: Any) -> Any:
     return value
 
 
-def write_csv(rows: Iterator[dict[str, Any]], out: TextIO, fields: list[str]) -> int:
-    """A UTF-8 BOM, the header, then one line per row. Nested fields (forwarded_from, media,
-    signals, review) are JSON inside their cell. Every text cell is quoted (OWASP: so that a
-    ";" inside one cannot start a new cell where ";" is the list separator); numbers are not."""
+def _unique(values: Iterable[str | None]) -> list[str]:
+    return list(dict.fromkeys(v for v in values if v))
+
+
+def _kind_order(kind: str) -> int:
+    return KINDS.index(kind) if kind in KINDS else len(KINDS)
+
+
+def _forward(fwd: dict[str, Any] | None) -> tuple[str | None, str | None]:
+    """Who the post was forwarded from, readably, and the original's link when Telegram gave a
+    handle (not only a numeric id, which t.me cannot open) and a message id."""
+    if not fwd:
+        return None, None
+    channel, message_id = fwd.get("channel"), fwd.get("message_id")
+    who = fwd.get("name") or (f"@{channel}" if channel else None)
+    link = None
+    if channel and message_id and not str(channel).isdigit():
+        link = f"{TELEGRAM}/{quote(str(channel))}/{message_id}"
+    return who, link
+
+
+def csv_row(row: dict[str, Any], console_url: str | None = None) -> dict[str, Any]:
+    """A JSONL record as flat spreadsheet cells (#14): kinds in the catalog's order, verse refs
+    and matched spans in text order (each once), the review as four cells. Without console_url
+    the console link is the path, relative to the console the file came from."""
+    signals = sorted(row.get("signals") or [], key=lambda s: (s["start"], s["end"]))
+    kinds = sorted({s["kind"] for s in signals}, key=_kind_order)
+    refs = _unique(r for s in signals for r in (s.get("refs") or [s.get("ref")]))
+    media = row.get("media")
+    who, fwd_link = _forward(row.get("forwarded_from"))
+    post_id = getattr(row, "post_id", None)
+    out = {
+        "channel": row["channel"],
+        "group": getattr(row, "group", None),
+        "message_id": row["message_id"],
+        "date": row["date"],
+        "severity": row["severity"],
+        "score": getattr(row, "score", None),
+        "flagged": row["flagged"],
+        # "; " as a list inside a cell: cells are quoted, so it never splits one (see below).
+        "kinds": "; ".join(kinds),
+        "refs": "; ".join(refs),
+        "matched": " | ".join(_unique(s["matched"] for s in signals)),
+        "link": f"{TELEGRAM}/{quote(row['channel'])}/{row['message_id']}",
+        "console": f"{console_url or ''}/posts/{post_id}" if post_id is not None else None,
+        "text": row["text"],
+        "views": row["views"],
+        "forwards": row["forwards"],
+        "forwarded_from": who,
+        "forwarded_link": fwd_link,
+        "reply_to": row["reply_to"],
+        "media": media["type"] if media else None,
+        "edited_at": row["edited_at"],
+        "deleted_at": row["deleted_at"],
+        "versions": row["versions"],
+        "source": row["source"],
+    }
+    if "review" in row:
+        review = row["review"] or {}
+        out["review_state"] = review.get("state") or "unreviewed"
+        out["review_by"] = review.get("by")
+        out["review_at"] = review.get("at")
+        out["review_note"] = review.get("note") or None
+    return out
+
+
+def csv_fields(fields: list[str]) -> list[str]:
+    """The CSV columns for the records whose JSONL fields are `fields` (posts, or flags)."""
+    return FLAG_CSV_FIELDS if "review" in fields else POST_CSV_FIELDS
+
+
+def write_csv(
+    rows: Iterator[dict[str, Any]],
+    out: TextIO,
+    fields: list[str],
+    *,
+    console_url: str | None = None,
+) -> int:
+    """A UTF-8 BOM, the header, then one line per row: the records whose JSONL fields are
+    `fields` (POST_FIELDS or FLAG_FIELDS), flattened by csv_row. Every text cell is quoted
+    (OWASP: so that a ";" inside one cannot start a new cell where ";" is the list separator);
+    numbers are not."""
     out.write(BOM)
     writer = csv.DictWriter(
-        out, fieldnames=fields, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC
+        out, fieldnames=csv_fields(fields), lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC
     )
     writer.writeheader()
     n = 0
     for row in rows:
-        writer.writerow({k: csv_cell(v) for k, v in row.items()})
+        writer.writerow({k: csv_cell(v) for k, v in csv_row(row, console_url).items()})
         n += 1
     return n
