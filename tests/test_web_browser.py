@@ -115,10 +115,12 @@ def test_analyst_path_login_filter_open_decide_audit(served: Served, browser: An
     rows.locator("a.open").click()
     page.wait_for_url(f"{base}/posts/{s.posts['verse']}*")
 
-    mark = page.locator("#post-text mark")
-    assert mark.count() == 1 and mark.is_visible()
-    assert mark.inner_text() == VERSE_139
-    assert mark.get_attribute("title") == "verse_cue · quran:3:139 · 3:139"
+    # The signal's span, cut where the search words (#14) are marked inside it.
+    mark = page.locator("#post-text mark.kind-verse_cue")
+    assert "".join(mark.all_inner_texts()) == VERSE_139 and mark.first.is_visible()
+    assert mark.first.get_attribute("title") == "verse_cue · quran:3:139 · 3:139"
+    hits = page.locator("#post-text mark.hit").all_inner_texts()
+    assert hits and set(hits) <= {"وَلَا", "تَهِنُوا"}, hits
     assert page.locator("#post-text").get_attribute("dir") == "auto"
     assert (
         page.evaluate("getComputedStyle(document.querySelector('#post-text')).direction") == "rtl"

@@ -206,10 +206,16 @@ def test_hostile_text_is_escaped(signed_in) -> None:  # type: ignore[no-untyped-
         db.sessions, s.channel_id, [PostRecord(77, NOW, f"تحذير {payload} النهاية", "export")]
     )
     add_match(db.sessions, ids[77], "high", [("threat", "t", None, "<script>alert(1)</script>")])
-    for url in ("/", f"/posts/{ids[77]}", "/?q=alert"):
+    for url in ("/", f"/posts/{ids[77]}", "/?q=alert", f"/posts/{ids[77]}?q=alert"):
         page = client.get(url).text
         assert "<script>alert" not in page and "<img src=x" not in page
-        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+        if "q=" not in url:
+            assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+        elif url.startswith("/?"):  # a search marks its hit in the escaped excerpt (#14)
+            assert '&lt;script&gt;<mark class="hit">alert</mark>(1)&lt;/script&gt;' in page
+        else:  # on the post page the hit is cut inside the threat's own mark
+            assert '&lt;script&gt;</mark><mark class="kind-threat hit"' in page
+            assert ">alert</mark>" in page and ">(1)&lt;/script&gt;</mark>" in page
     assert '<a href="javascript' not in client.get(f"/posts/{ids[77]}").text
 
 

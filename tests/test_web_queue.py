@@ -163,7 +163,8 @@ def test_export_carries_the_filtered_queue_with_review_state(signed_in) -> None:
     raw = client.get("/export.csv?kind=verse_cue").content
     assert raw.startswith(b"\xef\xbb\xbf")  # the UTF-8 BOM spreadsheets need (#11)
     table = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert len(table) == 1 and json.loads(table[0]["review"])["state"] == "confirmed"
+    assert len(table) == 1 and table[0]["review_state"] == "confirmed"  # flat since #14
+    assert table[0]["review_by"] == "analyst" and table[0]["review_note"] == "cue verse, real"
     assert table[0]["channel"] == "sarayat_test"
     with db.sessions() as ses:
         assert ses.query(Review).count() == 1

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from itertools import pairwise
+from itertools import chain, pairwise
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -27,9 +28,11 @@ from monitor.store.models import (
     SignalRow,
     User,
 )
+from monitor.store.search import hit_spans, query_terms
 from monitor.web.app_helpers import wants_json
 from monitor.web.auth import DB, Analyst, Principal, check_csrf, safe_next
 from monitor.web.dismiss import Wanted, confirm_response, wanted_suppressions
+from monitor.web.highlight import merge
 from monitor.web.params import PostId
 from monitor.web.queries import DECISIONS
 from monitor.web.render import render
@@ -45,6 +48,7 @@ class Segment:
     labels: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
     ids: list[int] = field(default_factory=list)
+    hit: bool = False  # a word the analyst's search found (#14)
 
 
 def label(sig: SignalRow) -> str:
@@ -54,15 +58,21 @@ def label(sig: SignalRow) -> str:
     return " · ".join(parts)
 
 
-def segments(text: str, signals: list[SignalRow]) -> list[Segment]:
+def segments(
+    text: str, signals: list[SignalRow], hits: Sequence[tuple[int, int]] = ()
+) -> list[Segment]:
     """Cut the text at every span boundary; each piece knows which signals cover it, so
-    overlapping spans stay visible and the text itself is never re-assembled from markup."""
+    overlapping spans stay visible and the text itself is never re-assembled from markup.
+    ``hits`` are search hits (original offsets), cut the same way."""
     spans = [
         (max(0, s.start), min(len(text), s.end), s)
         for s in signals
         if 0 <= s.start < s.end and s.start < len(text)
     ]
-    cuts = sorted({0, len(text), *(a for a, _, _ in spans), *(b for _, b, _ in spans)})
+    found = merge(hits, len(text))
+    cuts = sorted(
+        {0, len(text), *(a for a, _, _ in spans), *(b for _, b, _ in spans), *chain(*found)}
+    )
     out: list[Segment] = []
     for a, b in pairwise(cuts):
         covering = [s for sa, sb, s in spans if sa <= a and b <= sb]
@@ -71,8 +81,9 @@ def segments(text: str, signals: list[SignalRow]) -> list[Segment]:
             [label(s) for s in covering],
             sorted({s.kind for s in covering}),
             [s.id for s in covering],
+            any(ha <= a and b <= hb for ha, hb in found),
         )
-        if out and not seg.ids and not out[-1].ids:
+        if out and not seg.ids and not out[-1].ids and seg.hit == out[-1].hit:
             out[-1].text += seg.text
         else:
             out.append(seg)
@@ -174,7 +185,12 @@ def post_page(
             "group": group,
             "match": match,
             "signals": signals,
-            "segments": segments(post.text, [] if stale else signals),
+            # The search that led here, marked as the queue marked it (#14).
+            "segments": segments(
+                post.text,
+                [] if stale else signals,
+                hit_spans(post.text, query_terms(request.query_params.get("q", "")[:500])),
+            ),
             "stale": stale,
             "verses": verses,
             "versions": versions,

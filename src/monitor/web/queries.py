@@ -7,7 +7,6 @@ severity the most recently collected post comes first —, ``newest`` walks ix_p
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -31,44 +30,15 @@ from monitor.match.rules import KINDS
 from monitor.match.severity import SEVERITIES as ALL_SEVERITIES
 from monitor.store.models import REVIEW_DECISIONS, Channel, Group, Match, Post, Review, SignalRow
 from monitor.store.search import match_clause, query_terms
-from monitor.web.params import INT64_MAX, BadParameter, parse_day, parse_id
+from monitor.web.cursors import decode_cursor, encode_cursor, parse_cursor
+from monitor.web.params import parse_day, parse_id
 
 SEVERITIES = ALL_SEVERITIES[1:]  # what a flag can be: "none" never reaches the queue
 SEVERITY_RANK = {name: rank for rank, name in enumerate(ALL_SEVERITIES)}
 DECISIONS = REVIEW_DECISIONS
 STATES = ("unreviewed", *DECISIONS)
-SORTS = ("severity", "newest")
+SORTS = ("severity", "newest", "recent")
 PAGE = 50
-
-
-_CURSOR = re.compile(r"[snr]-?[0-9]{1,19}\.[0-9]{1,19}")
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
-
-
-def _cursor(raw: str) -> str:
-    """``after``, the opaque cursor of the console's own "next page" links. One whose numbers
-    could not be a position (past int64, or a time no datetime holds) is refused here, before
-    any query or export stream starts, rather than failing in the database (#11)."""
-    if not raw:
-        return ""
-    expected = "a page cursor from the console's own links"
-    if not _CURSOR.fullmatch(raw):
-        raise BadParameter("after", expected)
-    head, _, tail = raw[1:].partition(".")
-    if abs(int(head)) > INT64_MAX or int(tail) > INT64_MAX:
-        raise BadParameter("after", expected)
-    if raw[0] == "n":
-        try:
-            datetime.fromtimestamp(int(head) / 1_000_000, UTC)
-        except (OverflowError, OSError, ValueError):
-            raise BadParameter("after", expected) from None
-    return raw
 
 
 @dataclass(frozen=True)
@@ -108,7 +78,7 @@ class QueueQuery:
             sort=pick("sort", SORTS, "severity"),
             scope=pick("scope", ("flagged", "all")),
             mine=p.get("mine") == "1",
-            after=_cursor(p.get("after", "")),
+            after=parse_cursor(p.get("after", "")),
         )
 
     @property
@@ -116,16 +86,22 @@ class QueueQuery:
         return self.scope == "all" or (self.scope == "" and bool(query_terms(self.q)))
 
     @property
+    def sorts(self) -> tuple[str, ...]:
+        """The orders this listing can apply, its default first. The sort control offers these
+        and shows the one applied (#14: a search showed "highest severity" and was ordered by
+        collection). Unflagged posts have no severity, so all-post listings are never by it."""
+        if not self.all_posts:
+            return ("severity", "newest")
+        return ("recent", "newest") if query_terms(self.q) else ("newest",)
+
+    @property
     def effective_sort(self) -> str:
         """severity | newest (post date) | recent (post id: most recently collected).
 
-        Unflagged posts have no severity, so all-post listings are never by severity. A search
-        pages by post id: the full-text hits come back as a set of ids, and walking them in id
-        order stops after one page instead of sorting every hit by date (50 ms → 2 ms on 1 M).
-        """
-        if not self.all_posts and self.sort == "severity":
-            return "severity"
-        return "recent" if query_terms(self.q) else "newest"
+        A search defaults to post id: the full-text hits come back as a set of ids, and walking
+        them in id order stops after one page instead of sorting every hit by date (50 ms → 2 ms
+        on 1 M); "newest" is still applied when asked for."""
+        return self.sort if self.sort in self.sorts else self.sorts[0]
 
     def params(self, **changes: Any) -> dict[str, str]:
         """Non-default values as query parameters, for links and forms."""
@@ -244,7 +220,7 @@ def _built(
 
 
 def _order(stmt: Select[Any], qq: QueueQuery) -> Select[Any]:
-    cursor = decode_cursor(qq)
+    cursor = decode_cursor(qq.effective_sort, qq.after)
     if qq.effective_sort == "severity":
         if cursor is not None:
             rank, pid = cursor
@@ -261,33 +237,6 @@ def _order(stmt: Select[Any], qq: QueueQuery) -> Select[Any]:
             Post.date <= when, or_(Post.date < when, and_(Post.date == when, Post.id < pid))
         )
     return stmt.order_by(Post.date.desc(), Post.id.desc())
-
-
-def encode_cursor(qq: QueueQuery, rank: int | None, when: datetime, post_id: int) -> str:
-    if qq.effective_sort == "severity":
-        return f"s{rank}.{post_id}"
-    if qq.effective_sort == "recent":
-        return f"r0.{post_id}"
-    micros = int(when.timestamp() * 1_000_000)
-    return f"n{micros}.{post_id}"
-
-
-def decode_cursor(qq: QueueQuery) -> tuple[Any, int] | None:
-    raw = qq.after
-    if len(raw) < 4 or "." not in raw:
-        return None
-    head, _, tail = raw[1:].partition(".")
-    key, pid = _int(head), _int(tail)
-    if key is None or pid is None:
-        return None
-    if (raw[0], qq.effective_sort) in (("s", "severity"), ("r", "recent")):
-        return key, pid
-    if raw[0] == "n" and qq.effective_sort == "newest":
-        try:
-            return datetime.fromtimestamp(key / 1_000_000, UTC), pid
-        except (OverflowError, OSError, ValueError):
-            return None
-    return None
 
 
 @dataclass(slots=True)
@@ -332,7 +281,7 @@ def page_rows(session: Session, qq: QueueQuery, me_id: int | None) -> tuple[list
     if len(rows) > PAGE:
         rows = rows[:PAGE]
         last = rows[-1]
-        nxt = encode_cursor(qq, last.severity_rank, last.date, last.id)
+        nxt = encode_cursor(qq.effective_sort, last.severity_rank, last.date, last.id)
     by_match = {r.match_id: r for r in rows if r.match_id is not None}
     if by_match:
         kinds: dict[int, set[str]] = {}

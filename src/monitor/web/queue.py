@@ -18,14 +18,15 @@ from sqlalchemy.orm import Session, selectinload
 from monitor.match.rules import KINDS
 from monitor.store.export import FLAG_FIELDS, post_dict, write_csv
 from monitor.store.models import AuditLog, Channel, Group, Match, Post, PostVersion, Review, User
+from monitor.store.search import query_terms
 from monitor.web.auth import DB, Analyst, Principal
+from monitor.web.cursors import encode_cursor
 from monitor.web.queries import (
     DECISIONS,
     SEVERITIES,
     STATES,
     QueueQuery,
     build,
-    encode_cursor,
     page_rows,
 )
 from monitor.web.render import render
@@ -33,6 +34,11 @@ from monitor.web.render import render
 router = APIRouter()
 EXPORT_PAGE = 500
 VERBS = {"confirmed": "confirm", "dismissed": "dismiss", "escalated": "escalate"}
+SORT_LABELS = {
+    "severity": "highest severity",
+    "newest": "newest (post date)",
+    "recent": "most recently collected",
+}
 
 
 @router.get("/")
@@ -66,6 +72,8 @@ def queue_page(
             "here": here,
             "next_q": urlencode({"next": here}),
             "verbs": VERBS,
+            "sort_labels": SORT_LABELS,
+            "terms": query_terms(qq.q),
         },
     )
 
@@ -148,13 +156,15 @@ def export_rows(session: Session, qq: QueueQuery, me_id: int | None) -> Iterator
             )
             yield d
         last = ids_rows[-1]
-        qq_page = replace(qq, after=encode_cursor(qq, last[2], last[1], last[0]))
+        qq_page = replace(qq, after=encode_cursor(qq.effective_sort, last[2], last[1], last[0]))
         session.expunge_all()
 
 
 def _export(request: Request, me: Principal, fmt: str) -> Response:
     qq = QueueQuery.parse(request.query_params)
     sessions = request.app.state.sessions
+    # Links an analyst can open from the spreadsheet, as the CLI's export writes them (#14).
+    console_url: str = request.app.state.settings.console_url
     with sessions.begin() as s:
         s.add(
             AuditLog(
@@ -169,10 +179,10 @@ def _export(request: Request, me: Principal, fmt: str) -> Response:
             for row in export_rows(s, qq, me.id):
                 batch.append(row)
                 if len(batch) >= EXPORT_PAGE:
-                    yield _encode(fmt, batch, first)
+                    yield _encode(fmt, batch, first, console_url)
                     first, batch = False, []
             if batch or first:
-                yield _encode(fmt, batch, first)
+                yield _encode(fmt, batch, first, console_url)
 
     media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson; charset=utf-8"
     return StreamingResponse(
@@ -182,11 +192,11 @@ def _export(request: Request, me: Principal, fmt: str) -> Response:
     )
 
 
-def _encode(fmt: str, rows: list[dict[str, Any]], header: bool) -> str:
+def _encode(fmt: str, rows: list[dict[str, Any]], header: bool, console_url: str) -> str:
     if fmt == "jsonl":
         return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     buf = io.StringIO()
-    write_csv(iter(rows), buf, [*FLAG_FIELDS])
+    write_csv(iter(rows), buf, [*FLAG_FIELDS], console_url=console_url)
     text = buf.getvalue()
     return text if header else text.split("\n", 1)[1]
 

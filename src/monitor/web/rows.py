@@ -10,11 +10,13 @@ only numbers and dates formatted here are written as they are.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from markupsafe import Markup
 
+from monitor.web.highlight import marked_hits
 from monitor.web.queries import QueueRow
 from monitor.web.render import when
 
@@ -39,10 +41,13 @@ def options(items: Iterable[tuple[Any, Any]], selected: object) -> Markup:
     )
 
 
-def queue_rows(rows: Iterable[QueueRow], next_q: str, decide_fields: Markup) -> Markup:
+def queue_rows(
+    rows: Iterable[QueueRow], next_q: str, decide_fields: Markup, terms: Sequence[str] = ()
+) -> Markup:
     """The ``<tr>`` of each row; ``next_q`` is the query string that brings "back" here, and
-    ``decide_fields`` the decision form's inputs, the same in every row."""
-    back = text(next_q)
+    ``decide_fields`` the decision form's inputs, the same in every row. With search
+    ``terms`` the words found are marked in each excerpt and on the post page it links to."""
+    back = text((urlencode({"q": " ".join(terms)}) + "&" if terms else "") + next_q)
     out: list[str] = []
     for r in rows:
         pid = int(r.id)
@@ -61,13 +66,15 @@ def queue_rows(rows: Iterable[QueueRow], next_q: str, decide_fields: Markup) -> 
             f'<span class="kind kind-{k}">{k}</span> ' for k in (text(k) for k in r.kinds)
         )
         refs = f"<br><small>{text(', '.join(r.refs))}</small>" if r.refs else ""
+        excerpt = r.excerpt or "(no text)"
+        shown = marked_hits(excerpt, terms) if terms and r.excerpt else text(excerpt)
         out.append(
             f'<tr class="row" data-post="{pid}" id="post-{pid}">\n'
             f'  <td><span class="sev sev-{severity}">{severity}</span>{score}</td>\n'
             f'  <td class="nowrap">{when(r.date)}</td>\n'
             f"  <td><bdi>{text(r.handle)}</bdi>{kind}{group}</td>\n"
             f'  <td class="excerpt"><a class="open" href="/posts/{pid}?{back}">'
-            f'<bdi dir="auto">{text(r.excerpt or "(no text)")}</bdi></a>\n'
+            f'<bdi dir="auto">{shown}</bdi></a>\n'
             f"    {tags}</td>\n"
             f"  <td>{kinds}{refs}</td>\n"
             f'  <td><span class="state state-{state}">{state}</span></td>\n'
