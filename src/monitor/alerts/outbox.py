@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from monitor.alerts.subscriptions import Verdict, in_quiet_hours, parse_quiet_hours, wants
 from monitor.config import Settings
 from monitor.match.severity import SEVERITIES
+from monitor.store.channels import post_link
 from monitor.store.ingest import Changed
 from monitor.store.models import (
     AlertOutbox,
@@ -63,7 +64,7 @@ def alert_payload(
         "text": post.text,
         "spans": [[s.start, s.end, s.kind, s.rule, s.ref] for s in match.signals],
         "explanation": list(match.explanation),
-        "post_url": f"https://t.me/{channel.handle}/{post.message_id}",
+        "post_url": post_link(channel.handle, post.message_id),
         "console_url": f"{settings.console_url}/posts/{post.id}",
         "rule_set": version,
     }

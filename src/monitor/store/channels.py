@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,6 +22,13 @@ def normalise_handle(handle: str) -> str:
     if not h or not all(c.isalnum() or c == "_" for c in h):
         raise ConfigError(f"not a channel handle: {handle!r}", key="HANDLE")
     return h
+
+
+def post_link(handle: str, message_id: int | str) -> str:
+    """The post on Telegram itself, for people to open: always t.me, whatever
+    ``telegram_web_base`` says (that is where collectors read, and tests point it elsewhere).
+    ``handle`` is quoted: a forwarded-from channel name comes from the adversary."""
+    return f"https://t.me/{quote(str(handle))}/{message_id}"
 
 
 def get_group(session: Session, name: str, *, create: bool = True) -> Group | None:

@@ -8,12 +8,12 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from types import EllipsisType
 from typing import Any, TextIO
-from urllib.parse import quote
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from monitor.match.rules import KINDS
+from monitor.store.channels import post_link
 from monitor.store.models import (
     REVIEW_DECISIONS,
     Channel,
@@ -74,9 +74,6 @@ POST_CSV_FIELDS = [
     "source",
 ]
 FLAG_CSV_FIELDS = [*POST_CSV_FIELDS, "review_state", "review_by", "review_at", "review_note"]
-# How the console links a post to Telegram (web/posts.py) and alerts do (post_url); the
-# telegram_web_base setting is where the collector reads previews, which tests point elsewhere.
-TELEGRAM = "https://t.me"
 
 _PAGE = 1000
 
@@ -262,7 +259,7 @@ def _forward(fwd: dict[str, Any] | None) -> tuple[str | None, str | None]:
     who = fwd.get("name") or (f"@{channel}" if channel else None)
     link = None
     if channel and message_id and not str(channel).isdigit():
-        link = f"{TELEGRAM}/{quote(str(channel))}/{message_id}"
+        link = post_link(channel, message_id)
     return who, link
 
 
@@ -288,7 +285,7 @@ def csv_row(row: dict[str, Any], console_url: str | None = None) -> dict[str, An
         "kinds": "; ".join(kinds),
         "refs": "; ".join(refs),
         "matched": " | ".join(_unique(s["matched"] for s in signals)),
-        "link": f"{TELEGRAM}/{quote(row['channel'])}/{row['message_id']}",
+        "link": post_link(row["channel"], row["message_id"]),
         "console": f"{console_url or ''}/posts/{post_id}" if post_id is not None else None,
         "text": row["text"],
         "views": row["views"],

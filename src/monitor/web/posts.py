@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from itertools import chain, pairwise
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -17,6 +16,7 @@ from sqlalchemy import BindParameter, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from monitor.match.quran import verse_text
+from monitor.store.channels import post_link
 from monitor.store.models import (
     AuditLog,
     Channel,
@@ -39,7 +39,6 @@ from monitor.web.render import render
 from monitor.web.suppress import active_suppressions, add_suppression
 
 router = APIRouter()
-TELEGRAM = "https://t.me"
 
 
 @dataclass
@@ -204,7 +203,7 @@ def post_page(
             ),
             "suppressions": active_suppressions(db, channel.id),
             "decisions": DECISIONS,
-            "original_url": f"{TELEGRAM}/{quote(channel.handle)}/{post.message_id}",
+            "original_url": post_link(channel.handle, post.message_id),
             "next": safe_next(request.query_params.get("next")),
         },
     )
