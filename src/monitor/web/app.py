@@ -85,12 +85,10 @@ def create_app(
     # it waits for a turn, is authenticated or parsed (#11).
     app.add_middleware(BodyLimit, limit=settings.console_max_body)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, hsts_seconds=settings.hsts_seconds)
     app.add_middleware(Rebalance, board=board)
     # Outermost: every layer sees the client and scheme a trusted proxy vouches for (#11).
-    app.add_middleware(
-        Transport, trusted=settings.trusted_proxies, hsts_seconds=settings.hsts_seconds
-    )
+    app.add_middleware(Transport, trusted=settings.trusted_proxies)
     return app
 
 

@@ -30,8 +30,10 @@ class SecurityHeaders:
     itself: otherwise a 500 would leave without the headers.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, hsts_seconds: int = 0) -> None:
         self.app = app
+        # Over https only (the scheme a trusted proxy vouches for, web/transport.py; #11).
+        self.hsts = f"max-age={hsts_seconds}".encode() if hsts_seconds else b""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -45,6 +47,8 @@ class SecurityHeaders:
                 started = True
                 names = {k.lower() for k, _ in message.get("headers", [])}
                 extra = [(k, v) for k, v in HEADERS if k not in names]
+                if self.hsts and scope.get("scheme") == "https":
+                    extra.append((b"strict-transport-security", self.hsts))
                 if not scope["path"].startswith("/static/") and b"cache-control" not in names:
                     # Pages show hostile text and analysts' notes: keep them out of shared caches.
                     extra.append((b"cache-control", b"no-store"))

@@ -1,4 +1,4 @@
-"""Who is asking, and over what: forwarded headers from trusted proxies only, and HSTS (#11).
+"""Who is asking, and over what: forwarded headers from trusted proxies only (#11).
 
 Behind a reverse proxy every request comes from the proxy's address, so the login limit
 would count all analysts as one client and the console would think it is served over plain
@@ -15,7 +15,7 @@ import ipaddress
 from typing import Any, cast
 
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 
@@ -39,18 +39,17 @@ def is_https(request: Request) -> bool:
 
 
 class Transport:
-    """Rewrites client address and scheme from a trusted proxy's headers, then adds
-    Strict-Transport-Security to every response of a request that came over https."""
+    """Rewrites client address and scheme from a trusted proxy's headers, for every layer
+    inside it (the login limit's client, the Secure cookie, SecurityHeaders' HSTS)."""
 
-    def __init__(self, app: ASGIApp, trusted: str = "", hsts_seconds: int = 0) -> None:
-        self.hsts = f"max-age={hsts_seconds}".encode() if hsts_seconds else b""
+    def __init__(self, app: ASGIApp, trusted: str = "") -> None:
         proxies = parse_proxies(trusted)
         # An empty list would make uvicorn trust a literal "": never pass one.
-        self.inner: ASGIApp = self._with_hsts
         self.app = app
+        self.inner: ASGIApp = app
         if proxies:
             # uvicorn types ASGI more narrowly than Starlette; the protocol is the same.
-            proxy = ProxyHeadersMiddleware(cast(Any, self._with_hsts), trusted_hosts=proxies)
+            proxy = ProxyHeadersMiddleware(cast(Any, app), trusted_hosts=proxies)
             self.inner = cast(ASGIApp, proxy)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -58,18 +57,3 @@ class Transport:
             await self.app(scope, receive, send)
             return
         await self.inner(scope, receive, send)
-
-    async def _with_hsts(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not self.hsts or scope.get("scheme") != "https":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_hsts(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"strict-transport-security", self.hsts),
-                ]
-            await send(message)
-
-        await self.app(scope, receive, send_with_hsts)
