@@ -13,11 +13,12 @@ from sqlalchemy import func, select
 
 from monitor.collect.records import PostRecord
 from monitor.config import load_settings
-from monitor.match import Matcher, load_rules
+from monitor.match import Matcher
 from monitor.pipeline import Pipeline, build_pipeline
 from monitor.store.models import AuditLog, Match, Post, Review, Suppression
 
-from .conftest import CONFIG, Database
+from .conftest import Database
+from .conftest_match import shared_matcher
 from .web_support import (
     NOW,
     VERSE_139,
@@ -181,7 +182,7 @@ def test_a_ruling_that_silences_most_of_a_channel_needs_an_operator(sqlite_db: D
 
 @pytest.fixture(scope="module")
 def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
-    return Matcher(load_rules(CONFIG / "rules"), cache_dir=tmp_path_factory.mktemp("cache"))
+    return shared_matcher(tmp_path_factory.getbasetemp() / "match-cache")
 
 
 @pytest.fixture
