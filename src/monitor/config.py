@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     input_max_depth: int = Field(default=32, ge=8, le=1000)
     export_max_message_bytes: int = Field(default=1 << 20, ge=64 * 1024, le=1 << 30)
     scan_max_line_bytes: int = Field(default=16 << 20, ge=64 * 1024, le=1 << 30)
+    # The login page lists the demo's accounts and password (#14): `monitor demo` turns it on
+    # for its own console; any other console ignores it (web/login.py).
+    demo_logins: bool = False
     # Console transport (issue #11); documented in docs/settings.md.
     trusted_proxies: str = ""
     hsts_seconds: int = Field(default=31_536_000, ge=0, le=63_072_000)

@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 import click
+from sqlalchemy.orm import Session
 
 from monitor.channel_kinds import CHANNEL_KINDS
 from monitor.cli.context import Runtime
@@ -164,30 +165,36 @@ def sync(rt: Runtime, path: Path | None) -> None:
     """Load groups and channels from channels.yaml (adds and updates; removes nothing)."""
     path = path or rt.settings.config_dir / "channels.yaml"
     loaded = load_channels_yaml(path)
-    groups, channels = loaded.groups or [], loaded.channels or []
     with rt.migrated_sessions().begin() as s:
-        for g in groups:
-            group = get_group(s, g.name)
-            assert group is not None
-            group.kind = g.kind
-            group.aliases = list(g.aliases)
-            group.weight = g.weight
-            if g.parent:
-                group.parent = get_group(s, g.parent)
-        for c in channels:
-            ch = ensure_channel(
-                s,
-                c.handle,
-                source=c.source or "web",
-                group=c.group,
-                interval=c.interval,
-                kind=c.kind,  # no `kind:` keeps the one already set
-            )
-            ch.source = c.source or ch.source  # no `source:` keeps the one already set
-            ch.enabled = c.enabled
-            if c.interval:
-                ch.interval_seconds = c.interval
+        apply_channels_file(s, loaded)
+    groups, channels = loaded.groups or [], loaded.channels or []
     click.echo(f"{path}: {len(groups)} groups, {len(channels)} channels synced")
+
+
+def apply_channels_file(s: Session, loaded: ChannelsFile) -> None:
+    """Add and update the groups and channels of a channels.yaml (also the demo's, #14)."""
+    groups, channels = loaded.groups or [], loaded.channels or []
+    for g in groups:
+        group = get_group(s, g.name)
+        assert group is not None
+        group.kind = g.kind
+        group.aliases = list(g.aliases)
+        group.weight = g.weight
+        if g.parent:
+            group.parent = get_group(s, g.parent)
+    for c in channels:
+        ch = ensure_channel(
+            s,
+            c.handle,
+            source=c.source or "web",
+            group=c.group,
+            interval=c.interval,
+            kind=c.kind,  # no `kind:` keeps the one already set
+        )
+        ch.source = c.source or ch.source  # no `source:` keeps the one already set
+        ch.enabled = c.enabled
+        if c.interval:
+            ch.interval_seconds = c.interval
 
 
 COMMANDS = [channels_group]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,10 +21,13 @@ if TYPE_CHECKING:
 class Runtime:
     def __init__(self) -> None:
         self.demo = False
+        # Values a command sets before the settings are first read (`monitor demo` turns on
+        # `demo_logins`); the environment still wins over them, as over settings.yaml.
+        self.overrides: dict[str, Any] = {}
 
     @cached_property
     def settings(self) -> Settings:
-        return load_settings(demo=self.demo)
+        return load_settings(demo=self.demo, **self.overrides)
 
     @cached_property
     def engine(self) -> Engine:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
@@ -76,9 +76,17 @@ def _partly_stored(exc: ExportFormatError, summary: RunSummary) -> ConfigError:
 
 
 def import_export_file(
-    rt: Runtime, pipeline: Pipeline, path: Path, handle: str, group: str | None
+    rt: Runtime,
+    pipeline: Pipeline,
+    path: Path,
+    handle: str,
+    group: str | None,
+    *,
+    transform: Callable[[PostRecord], PostRecord] | None = None,
 ) -> RunSummary:
-    """Stream a Telegram Desktop export into the channel; rejected messages go to stderr."""
+    """Stream a Telegram Desktop export into the channel; rejected messages go to stderr.
+
+    ``transform`` changes each post on its way in (the demo moves the sample's dates, #14)."""
     handle = normalise_handle(handle)  # a bad handle is refused before the file is read
     header: list[ExportChannel] = []
     media_root = path if path.is_dir() else path.parent
@@ -91,7 +99,10 @@ def import_export_file(
             max_depth=rt.settings.input_max_depth,  # hostile files are bounded (#11)
             max_message_bytes=rt.settings.export_max_message_bytes,
         ):
-            yield Rejection(item.where, item.reason) if isinstance(item, Rejected) else item
+            if isinstance(item, Rejected):
+                yield Rejection(item.where, item.reason)
+            else:
+                yield transform(item) if transform is not None else item
 
     def report(rej: Rejection) -> None:
         click.echo(f"{path}: {rej}", err=True)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from monitor.demo_logins import DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_USERNAMES, shows_demo_logins
 from monitor.store.models import AuditLog, User
 from monitor.store.users import authenticate, end_sessions, set_password, verify_password
 from monitor.strength import password_problem
@@ -52,7 +53,14 @@ def _login_page(request: Request, nxt: str, error: str = "", status: int = 200) 
     fresh = csrf is None
     csrf = csrf or new_csrf()
     request.scope["monitor.session"] = {"c": csrf}
-    response = render(request, "login.html", {"next": nxt, "error": error}, status)
+    shown = shows_demo_logins(request.app.state.demo, request.app.state.settings.demo_logins)
+    context = {
+        "next": nxt,
+        "error": error,
+        "demo_accounts": DEMO_ACCOUNTS if shown else (),
+        "demo_password": DEMO_PASSWORD if shown else "",
+    }
+    response = render(request, "login.html", context, status)
     if fresh:
         write_session(request, response, {"c": csrf})
     return response
@@ -133,6 +141,8 @@ def _authenticate(
     limiter: LoginLimiter = request.app.state.limiter
     with request.app.state.sessions.begin() as s:
         user = authenticate(s, username, password)
+        if user is not None and user.username in DEMO_USERNAMES and not request.app.state.demo:
+            user = None  # their password is published: they sign in on the demo's console only
         if user is None:
             limiter.failed(s, claim)
             detail: dict[str, Any] = {"client": client}
