@@ -8,6 +8,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from markupsafe import escape
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
@@ -17,7 +18,7 @@ from monitor.store.models import AlertOutbox, AuditLog, Subscription, User, utcn
 from monitor.store.users import add_user
 
 from .alert_receivers import WebhookReceiver, free_port, webhook  # noqa: F401  (fixture)
-from .conftest import Database
+from .conftest import CliRunner, Database
 from .web_support import (
     PASSWORD,
     Seeded,
@@ -221,6 +222,47 @@ def test_invalid_input_shows_the_error_and_creates_nothing(
     assert "AAHsecret" not in page
     assert 'value="Kataib Test"' in page  # the form keeps what was typed, except the URL
     assert console.sub("broken") is None
+    assert console.audit("subscription.add") == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "option", "value", "field"),
+    [
+        ({"refs": "3:139, 999:1"}, "--ref", "999:1", "verse refs"),
+        ({"refs": "2:287"}, "--ref", "2:287", "verse refs"),
+        ({"groups": "Kataib Test, No Such Group"}, "--group", "No Such Group", "groups"),
+        ({"channels": "@nobody_here"}, "--channel", "@nobody_here", "channels"),
+    ],
+)
+def test_filters_that_can_never_match_are_refused_as_the_cli_refuses_them(
+    console: Console,
+    run_cli: CliRunner,
+    fields: dict[str, str],
+    option: str,
+    value: str,
+    field: str,
+) -> None:
+    """`subscribers add --ref 999:1` exits 2; the form says the same and keeps what was typed."""
+    cli = run_cli(
+        "subscribers",
+        "add",
+        "never",
+        "--url",
+        "json://hooks.example.org/x",
+        option,
+        value,
+        db_url=console.db.url,
+    )
+    assert cli.code == 2
+    reason = cli.err.split(f"{option}: ", 1)[1].split(" (see `monitor", 1)[0].strip()
+    analyst = console.client("analyst")
+    data = {"url": "json://hooks.example.org/x", "min_severity": "medium", **fields}
+    page = create(analyst, "never", **data)
+    assert f"not added: {field}: {escape(reason)}" in page, page
+    for name, typed in fields.items():
+        assert f'name="{name}" maxlength="2000" value="{escape(typed)}"' in page
+    assert "<option selected>medium</option>" in page
+    assert console.sub("never") is None
     assert console.audit("subscription.add") == []
 
 

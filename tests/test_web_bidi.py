@@ -34,8 +34,8 @@ def test_hostile_titles_sit_in_their_own_bidi_isolate(sqlite_db: Database) -> No
         f'<bdi dir="auto">{title}</bdi> <small>@<bdi>rlo_chan</bdi> #7</small>'
     )
     queue = client.get("/").text
-    assert "<td><bdi>rlo_chan</bdi>" in queue
-    assert f'<bdi dir="auto">{RLO}Group</bdi>' in queue
+    assert '<td class="chan"><bdi>rlo_chan</bdi>' in queue
+    assert f'<td class="group"><bdi dir="auto">{RLO}Group</bdi></td>' in queue
     overview = client.get("/overview").text
     assert "<bdi>rlo_chan</bdi></a>" in overview
     assert f'<td><bdi dir="auto">{RLO}Group</bdi></td>' in overview

@@ -1,11 +1,13 @@
 """The console in headless Chromium: the analyst's path through it, and hostile posts that must
-never execute. Needs Debian's chromium; MONITOR_REQUIRE_BROWSER=1 turns a skip into a failure."""
+never execute. Needs Debian's chromium; MONITOR_REQUIRE_BROWSER=1 turns a skip into a failure.
+The main pages as a new analyst first sees them: test_web_browser_pages.py."""
 
 from __future__ import annotations
 
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,8 +71,10 @@ def served(sqlite_db: Database) -> Iterator[Served]:
         yield Served(url, sqlite_db, seeded)
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
+@contextmanager
+def launched() -> Iterator[Any]:
+    """Debian's chromium, headless (skipped, or failed under MONITOR_REQUIRE_BROWSER=1, when
+    there is none): never a browser Playwright downloads."""
     path = chromium_path()
     from playwright.sync_api import sync_playwright
 
@@ -80,6 +84,12 @@ def browser() -> Iterator[Any]:
             yield b
         finally:
             b.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    with launched() as b:
+        yield b
 
 
 def sign_in(page: Any, base: str, user: str) -> None:
@@ -139,15 +149,25 @@ def test_analyst_path_login_filter_open_decide_audit(served: Served, browser: An
     assert "operator" in text and "post.review" in text and "decision=escalated" in text
     assert "cue verse posted before the strike" in text
 
-    # With the script: j selects the first row, c confirms it in place.
+    # With the script: j selects the first row, c confirms it in place, and the selection
+    # moves on to the next row, as an analyst works down the queue (#14: keyboard first).
     page.goto(base + "/?sort=newest")
+    counted = page.locator('.counts .n[data-severity="critical"]')
+    assert counted.inner_text() == "1"
     page.keyboard.press("j")
     assert page.locator("tr.row.selected").count() == 1
     selected_id = page.locator("tr.row.selected").get_attribute("data-post")
     page.keyboard.press("c")
-    page.wait_for_selector("tr.row.selected .state-confirmed")
+    page.wait_for_selector(f'tr.row[data-post="{selected_id}"] .state-confirmed')
     assert page.url == base + "/?sort=newest"  # no navigation: decided inline
+    assert page.locator("tr.row.selected").get_attribute("data-post") != selected_id
+    assert counted.inner_text() == "0"  # one less left to review
+    page.keyboard.press("d")  # the next row, dismissed the same way
+    page.wait_for_selector("tr.row.selected .state-dismissed, tr.row.decided .state-dismissed")
     page.reload()
+    # decided, so no longer in what is left to review; with every state, there as decided
+    assert page.locator(f'tr.row[data-post="{selected_id}"]').count() == 0
+    page.goto(base + "/?sort=newest&state=all")
     row = page.locator(f'tr.row[data-post="{selected_id}"] .state')
     assert row.inner_text() == "confirmed"
     assert not [p for p in problems if "Content Security Policy" in p or "Refused" in p], problems

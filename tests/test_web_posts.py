@@ -222,10 +222,11 @@ def test_hostile_text_is_escaped(signed_in) -> None:  # type: ignore[no-untyped-
 def test_overview_and_operator_pages(signed_in) -> None:  # type: ignore[no-untyped-def]
     _, s, client = signed_in
     page = client.get("/overview").text
-    assert page.count("<svg") == 2 and "<rect" in page
+    assert page.count("<svg") == 3 and "<rect" in page  # by group, by kind, severity (#14)
     assert "Kataib Test" in page and "verse_cue" in page
     assert re.search(
-        r'channel=\d+&amp;sort=newest"><bdi>sarayat_test</bdi></a></td>'
+        r'channel=\d+&amp;since=[\d-]+&amp;until=[\d-]+&amp;state=all&amp;sort=newest">'
+        r"<bdi>sarayat_test</bdi></a></td>"
         r'<td><bdi dir="auto">Kataib Test</bdi></td><td>2</td>',
         page,
     )

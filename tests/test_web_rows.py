@@ -43,9 +43,33 @@ def test_every_text_cell_is_escaped() -> None:
         assert escaped in html
     assert "بيان" in html
     assert "<input name=csrf>" in html  # the form's own markup goes in as it is
-    assert '<tr class="row" data-post="7" id="post-7">' in html
-    assert "61.2" in html and "2026-11-25 09:30 UTC" in html
+    assert (
+        '<tr class="row" data-post="7" data-state="&lt;i&gt;unreviewed&lt;/i&gt;" id="post-7">'
+        in html
+    )
+    assert "61.2" in html and '<td class="when">2026-11-25<small>09:30 UTC</small></td>' in html
     assert '<span class="tag">edited</span>' in html and "deleted" not in html
+
+
+def test_the_post_and_the_names_keep_their_own_direction() -> None:
+    row = hostile_row()
+    row.excerpt, row.group, row.handle = "بيان المقاومة", "كتائب", "kataib"
+    html = queue_rows([row], "", Markup(""))
+    # The post in its own direction (Arabic right-aligned, console.css), isolated from the
+    # cells around it; the group in its own column, isolated too (#14).
+    assert '<a class="open" dir="auto" href="/posts/7?">بيان المقاومة</a>' in html
+    assert '<td class="group"><bdi dir="auto">كتائب</bdi></td>' in html
+    assert '<td class="chan"><bdi>kataib</bdi>' in html
+    row.group = None
+    assert '<td class="group"><span class="none">—</span></td>' in queue_rows([row], "", Markup(""))
+
+
+def test_kinds_are_badges_in_the_palette_named_in_words() -> None:
+    row = hostile_row()
+    row.kinds = ["attack_claim", "verse_cue"]
+    html = queue_rows([row], "", Markup(""))
+    assert '<span class="kind kind-attack_claim" title="attack_claim: a claim of an attack' in html
+    assert ">attack claim</span>" in html and ">cue verse</span>" in html
 
 
 def test_an_empty_post_says_so() -> None:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from monitor.alerts.destinations import check_destination
 from monitor.alerts.render import Message
 from monitor.alerts.sender import apprise_notify, notify_checked, with_keys
-from monitor.alerts.subscriptions import add_subscription, redact
+from monitor.alerts.subscriptions import add_subscription, check_filters, redact
 from monitor.errors import ConfigError
 from monitor.logs import add_url_secrets
 from monitor.match.rules import KINDS
@@ -174,6 +174,9 @@ def subscription_add(
                 owner_id = db.scalar(select(User.id).where(User.username == owner))
                 if owner_id is None:
                     raise ConfigError(f"no user named {owner!r}", key="owner")
+            # The CLI's check (#14): a verse that is no ayah, a group or channel that is not
+            # registered would make a subscription that never sends anything.
+            _check_filters(db, _items(groups), _items(channels), _items(refs))
             add_subscription(
                 db,
                 name,
@@ -195,6 +198,19 @@ def subscription_add(
         with request.app.state.sessions() as db:
             return _subscriptions_page(request, me, db, error=error, form=form, status_code=400)
     return _back("/subscriptions", f"added subscription {name}")
+
+
+# check_filters names the CLI's options; the form's fields are called otherwise.
+FIELD_NAMES = {"--ref": "verse refs", "--group": "groups", "--channel": "channels"}
+
+
+def _check_filters(db: Session, groups: list[str], channels: list[str], refs: list[str]) -> None:
+    try:
+        check_filters(db, groups=groups, channels=channels, refs=refs)
+    except ConfigError as exc:
+        key = FIELD_NAMES.get(exc.key or "", exc.key)
+        message = exc.message.replace(" (see `monitor channels list`)", "")
+        raise ConfigError(message, key=key) from None
 
 
 @router.post("/subscriptions/{sub_id}", dependencies=[Depends(check_csrf)])

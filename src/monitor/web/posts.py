@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import chain, pairwise
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -32,6 +33,7 @@ from monitor.store.search import hit_spans, query_terms
 from monitor.web.app_helpers import wants_json
 from monitor.web.auth import DB, Analyst, Principal, check_csrf, safe_next
 from monitor.web.dismiss import Wanted, confirm_response, wanted_suppressions
+from monitor.web.explain import explain, rule_notes
 from monitor.web.highlight import merge
 from monitor.web.params import PostId
 from monitor.web.queries import DECISIONS
@@ -175,6 +177,9 @@ def post_page(
     reviews = list(db.scalars(q.reviews, {"pid": post_id}))
     decided = next((r for r in reviews if r.decision in DECISIONS), None)
     assignee = users.get(reviews[0].assigned_to) if reviews and reviews[0].assigned_to else None
+    # "Why this score" in plain words, with the bands of the current rule files (#14).
+    notes = rule_notes(Path(request.app.state.settings.config_dir) / "rules")
+    why = explain(match.score, match.severity, match.explanation, signals, notes) if match else None
     return render(
         request,
         "post.html",
@@ -191,6 +196,7 @@ def post_page(
                 hit_spans(post.text, query_terms(request.query_params.get("q", "")[:500])),
             ),
             "stale": stale,
+            "why": why,
             "verses": verses,
             "versions": versions,
             "diffs": diffs,

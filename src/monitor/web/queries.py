@@ -1,8 +1,13 @@
 """The queue query: filters, sort orders and keyset cursors, shared by the page and the export.
 
 Pages are keyset-paginated (never OFFSET), each sort order walking an index:
-``severity`` walks ix_matches_flagged_severity (flagged, severity_rank, post_id) — within one
-severity the most recently collected post comes first —, ``newest`` walks ix_posts_date_id.
+``severity`` walks ix_matches_flagged_severity (flagged, severity_rank, score, post_id) — within
+one severity the highest score first (#14: 100 above 85), then the most recently collected —,
+``newest`` walks ix_posts_date_id.
+
+The review filter defaults to "unreviewed" on the flagged queue (#14: what is left to do);
+``state=all`` shows every state. A search (all posts) and the export default to every state.
+``group=-`` keeps the posts of channels in no group.
 """
 
 from __future__ import annotations
@@ -31,12 +36,15 @@ from monitor.match.severity import SEVERITIES as ALL_SEVERITIES
 from monitor.store.models import REVIEW_DECISIONS, Channel, Group, Match, Post, Review, SignalRow
 from monitor.store.search import match_clause, query_terms
 from monitor.web.cursors import decode_cursor, encode_cursor, parse_cursor
+from monitor.web.latest import fixed_limit, latest_assignee, latest_decision
 from monitor.web.params import parse_day, parse_id
 
 SEVERITIES = ALL_SEVERITIES[1:]  # what a flag can be: "none" never reaches the queue
 SEVERITY_RANK = {name: rank for rank, name in enumerate(ALL_SEVERITIES)}
 DECISIONS = REVIEW_DECISIONS
 STATES = ("unreviewed", *DECISIONS)
+ALL_STATES = "all"  # the review filter's "any state": sent explicitly, no value is the default
+NO_GROUP = "-"  # group=-: the posts of channels in no group (the overview's "(no group)", #14)
 SORTS = ("severity", "newest", "recent")
 PAGE = 50
 
@@ -46,9 +54,9 @@ class QueueQuery:
     q: str = ""
     severity: str = ""  # the minimum severity shown
     kind: str = ""
-    group: int | None = None
+    group: int | str | None = None  # a group's id, or NO_GROUP
     channel: int | None = None
-    state: str = ""
+    state: str = ""  # "" every state; "unreviewed" or a decision
     since: date | None = None
     until: date | None = None  # inclusive
     sort: str = "severity"
@@ -57,20 +65,25 @@ class QueueQuery:
     after: str = ""
 
     @classmethod
-    def parse(cls, p: Mapping[str, str]) -> QueueQuery:
+    def parse(cls, p: Mapping[str, str], *, queue_default: bool = False) -> QueueQuery:
         """Lenient with choices (an unknown severity or sort is dropped rather than failing
         the page); strict with numbers and dates, which are answered 400 naming the parameter
-        when they are not usable (#11: they reached the database and failed there)."""
+        when they are not usable (#11: they reached the database and failed there).
+
+        ``queue_default``: the page's reading, where no review state on the flagged queue
+        means "unreviewed" (#14); the export's (False) keeps every state."""
 
         def pick(name: str, allowed: tuple[str, ...], default: str = "") -> str:
             value = p.get(name, "")
             return value if value in allowed else default
 
-        return cls(
+        qq = cls(
             q=p.get("q", "").strip()[:500],
             severity=pick("severity", SEVERITIES),
             kind=pick("kind", KINDS),
-            group=parse_id("group", p.get("group")),
+            group=NO_GROUP
+            if p.get("group", "").strip() == NO_GROUP
+            else parse_id("group", p.get("group")),
             channel=parse_id("channel", p.get("channel")),
             state=pick("state", STATES),
             since=parse_day("since", p.get("since")),
@@ -80,6 +93,19 @@ class QueueQuery:
             mine=p.get("mine") == "1",
             after=parse_cursor(p.get("after", "")),
         )
+        if queue_default and p.get("state", "") not in (*STATES, ALL_STATES):
+            return replace(qq, state=qq.default_state)
+        return qq
+
+    @property
+    def default_state(self) -> str:
+        """What the page shows with no review state asked for: the flagged queue is what is
+        left to review; a search or all posts cover every state."""
+        return "" if self.all_posts else "unreviewed"
+
+    def counted(self) -> QueueQuery:
+        """The filter the severity counts are of: every severity, every page, one order."""
+        return replace(self, severity="", after="", sort="severity")
 
     @property
     def all_posts(self) -> bool:
@@ -103,49 +129,25 @@ class QueueQuery:
         on 1 M); "newest" is still applied when asked for."""
         return self.sort if self.sort in self.sorts else self.sorts[0]
 
-    def params(self, **changes: Any) -> dict[str, str]:
-        """Non-default values as query parameters, for links and forms."""
+    def params(self, *, explicit_state: bool = False, **changes: Any) -> dict[str, str]:
+        """Non-default values as query parameters, for links and forms. The review state is
+        written whenever the page would read another one without it (every state is
+        ``state=all``); ``explicit_state`` always writes it (the export's own default is
+        every state)."""
         out: dict[str, str] = {}
         changed = replace(self, **changes)
         for f in fields(changed):
             value = getattr(changed, f.name)
+            if f.name == "state":
+                if value == "" and changed.default_state:
+                    out["state"] = ALL_STATES
+                elif value and (explicit_state or value != changed.default_state):
+                    out["state"] = value
+                continue
             if value in ("", None, False) or (f.name == "sort" and value == "severity"):
                 continue
             out[f.name] = "1" if value is True else str(value)
         return out
-
-
-def fixed_limit(n: int) -> Any:
-    """A LIMIT written into the SQL rather than bound. PostgreSQL plans a prepared statement
-    once (a generic plan) only when that plan is about as cheap as planning each execution; with
-    the LIMIT unknown it never is, and planning a queue page cost more than running it (3 ms
-    and 2 ms, #5 benchmark). The queue's limits are constants, so the SQL text stays the same."""
-    return literal_column(str(int(n)))
-
-
-@cache
-def latest_decision() -> Any:
-    """Built once: statements are immutable, and building this one cost ~0.2 ms a page."""
-    return (
-        select(Review.decision)
-        .where(Review.post_id == Post.id, Review.decision.in_(DECISIONS))
-        .order_by(Review.id.desc())
-        .limit(fixed_limit(1))
-        .correlate(Post)
-        .scalar_subquery()
-    )
-
-
-@cache
-def latest_assignee() -> Any:
-    return (
-        select(Review.assigned_to)
-        .where(Review.post_id == Post.id)
-        .order_by(Review.id.desc())
-        .limit(fixed_limit(1))
-        .correlate(Post)
-        .scalar_subquery()
-    )
 
 
 def build(
@@ -164,6 +166,14 @@ def build(
 def _built(
     dialect: str, qq: QueueQuery, me_id: int | None, columns: tuple[Any, ...], limit: int | None
 ) -> Select[Any]:
+    stmt = filtered(dialect, qq, me_id, columns)
+    return _order(stmt, qq).limit(None if limit is None else fixed_limit(limit))
+
+
+def filtered(
+    dialect: str, qq: QueueQuery, me_id: int | None, columns: tuple[Any, ...]
+) -> Select[Any]:
+    """SELECT columns over the rows the filter holds, unordered."""
     stmt = select(*columns)
     if qq.all_posts:
         stmt = stmt.select_from(Post).outerjoin(Match, Match.post_id == Post.id)
@@ -186,7 +196,9 @@ def _built(
         stmt = stmt.where(Match.severity_rank >= SEVERITY_RANK[qq.severity])
     if qq.kind:
         stmt = stmt.where(exists().where(SignalRow.match_id == Match.id, SignalRow.kind == qq.kind))
-    if qq.group is not None:
+    if qq.group == NO_GROUP:
+        stmt = stmt.where(Channel.group_id.is_(None))
+    elif qq.group is not None:
         stmt = stmt.where(
             Post.channel_id.in_(select(Channel.id).where(Channel.group_id == qq.group))
         )
@@ -216,16 +228,18 @@ def _built(
     terms = query_terms(qq.q)
     if terms:
         stmt = stmt.where(match_clause(dialect, terms))
-    return _order(stmt, qq).limit(None if limit is None else fixed_limit(limit))
+    return stmt
 
 
 def _order(stmt: Select[Any], qq: QueueQuery) -> Select[Any]:
     cursor = decode_cursor(qq.effective_sort, qq.after)
     if qq.effective_sort == "severity":
         if cursor is not None:
-            rank, pid = cursor
-            stmt = stmt.where(tuple_(Match.severity_rank, Match.post_id) < tuple_(rank, pid))
-        return stmt.order_by(Match.severity_rank.desc(), Match.post_id.desc())
+            rank, score, pid = cursor
+            stmt = stmt.where(
+                tuple_(Match.severity_rank, Match.score, Match.post_id) < tuple_(rank, score, pid)
+            )
+        return stmt.order_by(Match.severity_rank.desc(), Match.score.desc(), Match.post_id.desc())
     if qq.effective_sort == "recent":
         if cursor is not None:
             stmt = stmt.where(Post.id < cursor[1])
@@ -281,7 +295,7 @@ def page_rows(session: Session, qq: QueueQuery, me_id: int | None) -> tuple[list
     if len(rows) > PAGE:
         rows = rows[:PAGE]
         last = rows[-1]
-        nxt = encode_cursor(qq.effective_sort, last.severity_rank, last.date, last.id)
+        nxt = encode_cursor(qq.effective_sort, last.severity_rank, last.date, last.id, last.score)
     by_match = {r.match_id: r for r in rows if r.match_id is not None}
     if by_match:
         kinds: dict[int, set[str]] = {}

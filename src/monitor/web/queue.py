@@ -15,11 +15,11 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from monitor.match.rules import KINDS
 from monitor.store.export import FLAG_FIELDS, post_dict, write_csv
 from monitor.store.models import AuditLog, Channel, Group, Match, Post, PostVersion, Review, User
 from monitor.store.search import query_terms
 from monitor.web.auth import DB, Analyst, Principal
+from monitor.web.counts import severity_counts
 from monitor.web.cursors import encode_cursor
 from monitor.web.queries import (
     DECISIONS,
@@ -33,7 +33,13 @@ from monitor.web.render import render
 
 router = APIRouter()
 EXPORT_PAGE = 500
-VERBS = {"confirmed": "confirm", "dismissed": "dismiss", "escalated": "escalate"}
+# The decisions with their shortcut keys (static/console.js), in the order offered (#14).
+DECISION_CHOICES = (
+    ("confirmed", "confirm", "c"),
+    ("dismissed", "dismiss", "d"),
+    ("escalated", "escalate", "e"),
+)
+assert tuple(d for d, _, _ in DECISION_CHOICES) == DECISIONS
 SORT_LABELS = {
     "severity": "highest severity",
     "newest": "newest (post date)",
@@ -47,9 +53,11 @@ def queue_page(
     me: Analyst,
     db: DB,
 ) -> Response:
-    qq = QueueQuery.parse(request.query_params)
+    # No review state asked for: the flagged queue shows what is left to review (#14).
+    qq = QueueQuery.parse(request.query_params, queue_default=True)
     here = request.url.path + ("?" + request.url.query if request.url.query else "")
     rows, nxt = page_rows(db, qq, me.id)
+    counts = severity_counts(db, qq, me.id)
     conn = db.connection()
     groups_stmt, channels_stmt = _filter_lists()
     groups = conn.execute(groups_stmt).all()
@@ -62,16 +70,21 @@ def queue_page(
             "rows": rows,
             "next_params": qq.params(after=nxt) if nxt else None,
             "first_params": qq.params(after="") if qq.after else None,
-            "export_params": qq.params(after=""),
+            # The export's own default is every state: the page's state goes in explicitly.
+            "export_params": qq.params(explicit_state=True, after=""),
+            "counts": [(s, counts[s]) for s in reversed(SEVERITIES)],
+            "total": sum(counts.values()),
+            "count_params": {s: qq.params(severity=s, after="") for s in SEVERITIES},
+            "any_severity_params": qq.params(severity="", after=""),
+            "all_states_params": qq.params(state="", after=""),
+            "unreviewed_params": qq.params(state="unreviewed", after=""),
             "groups": groups,
             "channels": channels,
             "severities": SEVERITIES,
-            "kinds": KINDS,
             "states": STATES,
-            "decisions": DECISIONS,
+            "decisions": DECISION_CHOICES,
             "here": here,
             "next_q": urlencode({"next": here}),
-            "verbs": VERBS,
             "sort_labels": SORT_LABELS,
             "terms": query_terms(qq.q),
         },
@@ -120,7 +133,11 @@ def export_rows(session: Session, qq: QueueQuery, me_id: int | None) -> Iterator
     while True:
         ids_rows = session.execute(
             build(
-                session, qq_page, me_id, Post.id, Post.date, Match.severity_rank, limit=EXPORT_PAGE
+                session,
+                qq_page,
+                me_id,
+                *(Post.id, Post.date, Match.severity_rank, Match.score),
+                limit=EXPORT_PAGE,
             )
         ).all()
         if not ids_rows:
@@ -156,7 +173,8 @@ def export_rows(session: Session, qq: QueueQuery, me_id: int | None) -> Iterator
             )
             yield d
         last = ids_rows[-1]
-        qq_page = replace(qq, after=encode_cursor(qq.effective_sort, last[2], last[1], last[0]))
+        after = encode_cursor(qq.effective_sort, last[2], last[1], last[0], last[3])
+        qq_page = replace(qq, after=after)
         session.expunge_all()
 
 

@@ -49,13 +49,19 @@ def make_env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    from monitor.web.rows import options, queue_rows  # rows uses this module's filters
+    from monitor.web.kinds import KIND_HELP, KINDS, kind_label
+    from monitor.web.rows import kind_badges, options, queue_rows  # rows uses when() from here
 
     env.filters["when"] = when
     env.filters["ago"] = _ago
     env.globals["urlencode"] = urlencode
     env.globals["queue_rows"] = queue_rows
     env.globals["options"] = options
+    # The seven kinds' names, words and palette classes (#14), for _kinds.html and badges.
+    env.globals["kind_names"] = KINDS
+    env.globals["kind_help"] = KIND_HELP
+    env.globals["kind_label"] = kind_label
+    env.globals["kind_badges"] = kind_badges
     return env
 
 

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from markupsafe import Markup
 
 from monitor.web.highlight import marked_hits
+from monitor.web.kinds import KIND_HELP, kind_label
 from monitor.web.queries import QueueRow
 from monitor.web.render import when
 
@@ -41,44 +42,61 @@ def options(items: Iterable[tuple[Any, Any]], selected: object) -> Markup:
     )
 
 
+def kind_badges(kinds: Iterable[str]) -> str:
+    """The signal kinds as badges in the kinds' palette (#14), named in words."""
+    return "".join(
+        f'<span class="kind kind-{k}" title="{k}: {text(KIND_HELP.get(k, k))}">'
+        f"{text(kind_label(k))}</span> "
+        for k in (text(k) for k in kinds)
+    )
+
+
 def queue_rows(
     rows: Iterable[QueueRow], next_q: str, decide_fields: Markup, terms: Sequence[str] = ()
 ) -> Markup:
     """The ``<tr>`` of each row; ``next_q`` is the query string that brings "back" here, and
     ``decide_fields`` the decision form's inputs, the same in every row. With search
-    ``terms`` the words found are marked in each excerpt and on the post page it links to."""
+    ``terms`` the words found are marked in each excerpt and on the post page it links to.
+
+    Columns (#14): severity and score, the post (its own direction: Arabic right-aligned),
+    signals, channel, group, date, and one compact review cell (state and decision)."""
     back = text((urlencode({"q": " ".join(terms)}) + "&" if terms else "") + next_q)
     out: list[str] = []
     for r in rows:
         pid = int(r.id)
         severity = text(r.severity)
         state = text(r.state)
-        score = "" if r.score is None else f" <small>{float(r.score):.1f}</small>"
+        score = "" if r.score is None else f' <small class="score">{float(r.score):.1f}</small>'
         # Names in their own bidi isolate: a U+202E in one cannot reorder the cell (#11).
-        group = f'<br><small><bdi dir="auto">{text(r.group)}</bdi></small>' if r.group else ""
+        group = (
+            f'<bdi dir="auto">{text(r.group)}</bdi>' if r.group else '<span class="none">—</span>'
+        )
         # A news channel's cues and claims do not count (#12): the kind says why.
         ck = text(r.channel_kind)
         kind = f' <small class="chkind chkind-{ck}">{ck}</small>'
         tags = ('<span class="tag deleted">deleted</span>' if r.deleted_at else "") + (
             '<span class="tag">edited</span>' if r.edited_at else ""
         )
-        kinds = "".join(
-            f'<span class="kind kind-{k}">{k}</span> ' for k in (text(k) for k in r.kinds)
-        )
-        refs = f"<br><small>{text(', '.join(r.refs))}</small>" if r.refs else ""
+        refs = f"<small>{text(', '.join(r.refs))}</small>" if r.refs else ""
         excerpt = r.excerpt or "(no text)"
         shown = marked_hits(excerpt, terms) if terms and r.excerpt else text(excerpt)
+        day, _, hour = when(r.date).partition(" ")
         out.append(
-            f'<tr class="row" data-post="{pid}" id="post-{pid}">\n'
-            f'  <td><span class="sev sev-{severity}">{severity}</span>{score}</td>\n'
-            f'  <td class="nowrap">{when(r.date)}</td>\n'
-            f"  <td><bdi>{text(r.handle)}</bdi>{kind}{group}</td>\n"
-            f'  <td class="excerpt"><a class="open" href="/posts/{pid}?{back}">'
-            f'<bdi dir="auto">{shown}</bdi></a>\n'
-            f"    {tags}</td>\n"
-            f"  <td>{kinds}{refs}</td>\n"
-            f'  <td><span class="state state-{state}">{state}</span></td>\n'
-            f'  <td>\n    <form class="decide" method="post" action="/posts/{pid}/review">\n'
-            f"      {decide_fields}\n    </form>\n  </td>\n</tr>\n"
+            f'<tr class="row" data-post="{pid}" data-state="{state}" id="post-{pid}">\n'
+            f'  <td class="sev-cell"><span class="sev sev-{severity}">{severity}</span>'
+            f"{score}</td>\n"
+            # dir="auto" on the link itself, with nothing between it and the text: the
+            # direction is found in the element's own text, skipping any child with a dir
+            # (a <bdi> in between left the link ltr, the Arabic small and left-aligned). An
+            # element with a dir is isolated from the cell around it all the same.
+            f'  <td class="excerpt"><a class="open" dir="auto" href="/posts/{pid}?{back}">'
+            f"{shown}</a>{tags}</td>\n"
+            f'  <td class="sigs">{kind_badges(r.kinds)}{refs}</td>\n'
+            f'  <td class="chan"><bdi>{text(r.handle)}</bdi>{kind}</td>\n'
+            f'  <td class="group">{group}</td>\n'
+            f'  <td class="when">{day}<small>{hour}</small></td>\n'
+            f'  <td class="decide-cell"><span class="state state-{state}">{state}</span>\n'
+            f'    <form class="decide" method="post" action="/posts/{pid}/review">'
+            f"{decide_fields}</form></td>\n</tr>\n"
         )
     return Markup("".join(out))
