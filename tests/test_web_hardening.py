@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 import pytest
 from starlette.testclient import TestClient
@@ -205,3 +206,55 @@ def test_a_refused_form_does_not_echo_the_password(console) -> None:  # type: ig
         "error": [{"field": "password", "problem": "String should have at most 1000 characters"}]
     }
     assert "content-security-policy" in page.headers
+
+
+# --- text that dresses as somebody else's (a new analyst's review of #14) ---------------------
+
+
+@pytest.mark.parametrize("name", ["\u202enimda-omed", "ad\u200bmin2", "tab\there", " admin"])
+def test_a_user_name_with_direction_or_control_characters_is_refused(
+    console, run_cli: CliRunner, name: str
+) -> None:  # type: ignore[no-untyped-def]
+    db, _ = console
+    done = run_cli(
+        "users", "add", name, "--role", "admin", "--password-stdin",
+        input="tea at five in basra\n", db_url=db.url,
+    )  # fmt: skip
+    assert done.code == 2 and "user name" in done.err and "Traceback" not in done.err
+    admin = make_client(db.sessions)
+    assert login(admin, "admin") == 303
+    form = {"username": name, "role": "admin", "password": "tea at five in basra"}
+    resp = admin.post("/users", data={**form, "csrf_token": csrf(admin, "/users")})
+    assert resp.status_code == 303 and "not+added" in resp.headers["location"]
+    assert name not in admin.get("/users").text
+
+
+def test_an_audit_note_cannot_reorder_the_cells_around_it(console) -> None:  # type: ignore[no-untyped-def]
+    db, seeded = console
+    analyst = make_client(db.sessions)
+    assert login(analyst, "analyst") == 303
+    note = "\u202eok by lead"
+    page = f"/posts/{seeded.posts['threat']}"
+    resp = analyst.post(
+        f"{page}/review",
+        data={"decision": "confirmed", "note": note, "csrf_token": csrf(analyst, page)},
+    )
+    assert resp.status_code == 303
+    admin = make_client(db.sessions)
+    assert login(admin, "admin") == 303
+    html = admin.get("/audit").text
+    assert f"note=<bdi>{note}</bdi>" in html  # isolated: the flip ends with its value
+    assert "<td><bdi>analyst</bdi></td>" in html
+
+
+def test_a_notice_in_a_link_from_outside_is_not_shown(console) -> None:  # type: ignore[no-untyped-def]
+    db, _ = console
+    analyst = make_client(db.sessions)
+    assert login(analyst, "analyst") == 303
+    lure = "Session expired. Sign in again at http://evil.example/login"
+    url = "/?" + urlencode({"msg": lure})
+    # a link followed from a mail or another site, as a browser marks it
+    for site in ("none", "cross-site", "same-site"):
+        assert lure not in analyst.get(url, headers={"Sec-Fetch-Site": site}).text
+    # the console's own redirect after a form
+    assert lure in analyst.get(url, headers={"Sec-Fetch-Site": "same-origin"}).text

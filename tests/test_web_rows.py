@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from markupsafe import Markup
 
-from monitor.web.queries import QueueRow
+from monitor.web.queries import EXCERPT, QueueRow
 from monitor.web.rows import options, queue_rows, text
 
 HOSTILE = "<script>alert(1)</script> \"quoted\" & 'single' <img src=x onerror=alert(2)> بيان"
@@ -90,3 +90,14 @@ def test_text_leaves_plain_text_alone_and_escapes_the_five() -> None:
     assert text("المقاومة الإسلامية") == "المقاومة الإسلامية"
     assert text(12) == "12"
     assert text("<>&\"'") == "&lt;&gt;&amp;&quot;&#x27;"
+
+
+def test_a_long_post_is_cut_at_a_word_and_says_it_goes_on() -> None:
+    row = hostile_row()
+    row.excerpt = ("نحن رهن إشارة القائد " * 30)[: EXCERPT + 1]  # as the query reads it
+    html = str(queue_rows([row], "", Markup("")))
+    shown = html.split('href="/posts/7?">')[1].split("</a>")[0]
+    assert shown.endswith(" …") and len(shown) <= EXCERPT + 2
+    assert shown[:-2].split(" ")[-1] in {"نحن", "رهن", "إشارة", "القائد"}  # a whole word
+    row.excerpt = "بيان قصير"
+    assert "…" not in str(queue_rows([row], "", Markup("")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -32,6 +33,7 @@ def verify_password(stored_hash: str, password: str) -> bool:
 def add_user(session: Session, username: str, role: str, password: str, *, actor: str) -> User:
     if role not in ROLES:
         raise ConfigError(f"role must be one of {', '.join(ROLES)}", key="--role")
+    check_username(username)
     check_password(password)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise ConfigError(f"user {username!r} already exists", key="NAME")
@@ -40,6 +42,21 @@ def add_user(session: Session, username: str, role: str, password: str, *, actor
     session.add(AuditLog(actor=actor, action="user.add", target=username, detail={"role": role}))
     session.flush()
     return user
+
+
+def check_username(username: str) -> None:
+    """A name that reads as what it is: no spaces at its ends, no control or format characters
+    (U+202E would show "\u202enimda-omed" as "demo-admin" in the audit log), at most 64."""
+    if not username or username != username.strip() or len(username) > 64:
+        raise ConfigError(
+            "a user name is 1 to 64 characters, without spaces at its ends", key="NAME"
+        )
+    bad = [c for c in username if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")]
+    if bad:
+        raise ConfigError(
+            f"a user name may not contain control or direction characters (U+{ord(bad[0]):04X})",
+            key="NAME",
+        )
 
 
 def check_password(password: str) -> None:

@@ -47,6 +47,7 @@ ALL_STATES = "all"  # the review filter's "any state": sent explicitly, no value
 NO_GROUP = "-"  # group=-: the posts of channels in no group (the overview's "(no group)", #14)
 SORTS = ("severity", "newest", "recent")
 PAGE = 50
+EXCERPT = 400  # characters of a post shown in its queue row
 
 
 @dataclass(frozen=True)
@@ -316,7 +317,8 @@ def _page_columns() -> tuple[Any, ...]:
         Post.id,
         Post.date,
         Post.message_id,
-        func.substr(Post.text, 1, 400).label("excerpt"),
+        # One character past the excerpt tells the row that the text goes on (rows.py).
+        func.substr(Post.text, 1, EXCERPT + 1).label("excerpt"),
         Post.deleted_at,
         Post.edited_at,
         Channel.handle,

@@ -65,6 +65,17 @@ def make_env() -> Environment:
     return env
 
 
+def _flash(request: Request) -> str:
+    """The notice a form's redirect carries in ``?msg=``. Only shown on the page the console's
+    own redirect opened: a browser marks a link followed from a mail or another site
+    (``Sec-Fetch-Site: none`` / ``cross-site``), and a notice there is somebody else's text
+    dressed as ours ("session expired, sign in at …", a phishing lure)."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site != "same-origin":
+        return ""
+    return request.query_params.get("msg", "")[:300]
+
+
 def render(
     request: Request, name: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
@@ -75,7 +86,7 @@ def render(
         "me": principal,
         "csrf": principal.csrf if principal else read_session(request).get("c", ""),
         "demo": request.app.state.demo,
-        "flash": request.query_params.get("msg", ""),
+        "flash": _flash(request),
         **context,
     }
     return HTMLResponse(env.get_template(name).render(ctx), status_code=status_code)

@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from monitor.web.highlight import marked_hits
 from monitor.web.kinds import KIND_HELP, kind_label
-from monitor.web.queries import QueueRow
+from monitor.web.queries import EXCERPT, QueueRow
 from monitor.web.render import when
 
 
@@ -79,6 +79,10 @@ def queue_rows(
         )
         refs = f"<small>{text(', '.join(r.refs))}</small>" if r.refs else ""
         excerpt = r.excerpt or "(no text)"
+        if len(excerpt) > EXCERPT:
+            # Cut at a word and say so: "رهن إشارة القائ" read as if the post ended there.
+            head = excerpt[:EXCERPT]
+            excerpt = (head.rsplit(" ", 1)[0] if " " in head else head) + " …"
         shown = marked_hits(excerpt, terms) if terms and r.excerpt else text(excerpt)
         day, _, hour = when(r.date).partition(" ")
         out.append(
