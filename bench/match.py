@@ -153,7 +153,7 @@ def main() -> None:
 
 def huge_post(size: int, rng: random.Random) -> str:
     """Real-looking statements (the eval set) mixed with random letters, up to ``size`` chars."""
-    eval_posts = ROOT / "tests" / "eval" / "posts.jsonl"
+    eval_posts = ROOT / "tests" / "eval" / "dev.jsonl"
     texts = [json.loads(line)["text"] for line in eval_posts.read_text("utf-8").splitlines()]
     noise = "abcdefghij klmnop ابتثجحخدذرزسشصضطظعغفقكلمنهوي 0123 \n"
     parts: list[str] = []

@@ -240,3 +240,25 @@ def test_obfuscated_mixes_map_every_span_back(parts: list[str]) -> None:
             want = folded[a:b].replace(" ", "")
             if not any(x in text[s:e] for x in "olI.-·_ "):
                 assert want in got, (text[s:e], folded[a:b])
+
+
+def test_cyrillic_look_alikes_inside_english_words_fold_to_latin() -> None:
+    # "а", "е" are Cyrillic: a takedown dodge (#12); the span still indexes the original text
+    text = "All US bаsеs in Irаq аrе lеgitimаtе tаrgеts"
+    norm = normalize(text)
+    assert norm.text == "all us bases in iraq are legitimate targets"
+    i = norm.text.index("legitimate")
+    start, end = norm.to_original(i, i + len("legitimate"))
+    assert text[start:end] == "lеgitimаtе"
+    # Russian is Russian: no Latin letter touches it
+    assert normalize("Привет мир").text == "привет мир"
+
+
+def test_camel_case_english_hashtags_are_split_into_words() -> None:
+    text = "#IraqiResistance #USOut #LegitimateTargets"
+    norm = normalize(text)
+    assert norm.text == "iraqi resistance us out legitimate targets"
+    i = norm.text.index("targets")
+    start, end = norm.to_original(i, i + len("targets"))
+    assert text[start:end] == "Targets"
+    assert normalize("McDonald sale").text == "mcdonald sale"  # only inside hashtags

@@ -5,18 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
-from typing import Any
 
 from .. import __version__
 from ..errors import ConfigError
-from .intervals import Containers, Coverage, NearIndex, dedupe
+
+# The matcher's output types are read by store, web, alerts and export too: they live below
+# every stage (monitor/signals.py), the engine only builds them.
+from ..signals import MatchContext, MatchResult, Role, Signal, Suppressed
+from .compiled import load_compiled
+from .frames import FrameIndex, Possible, find_frames
+from .intervals import Containers, Coverage, NearIndex, Overlaps, dedupe
 from .normalize import Normalized, normalize
-from .phrases import Hit, Pattern, PhraseSet
-from .quran import Alignment, QuranIndex, Screen, load_index
+from .phrases import Hit
+from .quran import Alignment, QuranIndex, load_index
 from .rules import PhraseRule, RuleSet
 from .severity import Scorer
+from .shortquote import ShortQuote, ShortQuotes
 
-__all__ = ["MatchContext", "MatchResult", "Matcher", "Signal", "Suppressed"]
+__all__ = ["MatchContext", "MatchResult", "Matcher", "Role", "Signal", "Suppressed"]
 
 # Order in which signals are listed: by position, then this order.
 _KIND_ORDER = {
@@ -27,82 +33,12 @@ _KIND_ORDER = {
 }
 
 
-_CONTEXT_ONLY = frozenset({"context", "exclude"})
+# Lexicon words of frames (#12) are context too: only a frame's action word can start one.
+_CONTEXT_ONLY = frozenset({"context", "exclude", "lex"})
+# Roles whose hits make a span by themselves (a rule, a cue fragment, a formula); without one
+# and without a quote, only a frame can.
+_SPAN_ROLES = frozenset({"rule", "cue", "formula"})
 _NO_ROLES: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class Signal:
-    """One detected signal.  ``start``/``end`` index the ORIGINAL text (end-exclusive).
-
-    ``to_dict`` always includes ``ref`` and ``refs``: the verse kinds carry the first
-    ayah and all ayahs covered; the other kinds carry ``null`` and ``[]``, so every
-    signal object has the same keys."""
-
-    kind: str
-    rule: str
-    start: int
-    end: int
-    matched: str
-    score: float
-    ref: str | None = None
-    refs: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "rule": self.rule,
-            "ref": self.ref,
-            "refs": list(self.refs),
-            "start": self.start,
-            "end": self.end,
-            "matched": self.matched,
-            "score": self.score,
-        }
-
-
-@dataclass(frozen=True)
-class Suppressed:
-    """An analyst's ruling (issue #5) that a phrase is not a signal, optionally only for one
-    signal kind or rule. ``phrase`` is normalised; it must occur as whole words."""
-
-    phrase: str
-    kind: str | None = None
-    rule: str | None = None
-
-    def applies(self, kind: str, rule: str, folded: str) -> bool:
-        """Whether it silences a signal of ``kind``/``rule`` whose span folds to ``folded``."""
-        if (self.kind and self.kind != kind) or (self.rule and self.rule != rule):
-            return False
-        return f" {self.phrase} " in f" {folded} "
-
-
-@dataclass
-class MatchContext:
-    channel: str | None = None
-    group: str | None = None
-    channel_kind: str | None = None  # monitor.channel_kinds; None: a group's own (#12)
-    affiliated_same_cue: int = 0  # OTHER affiliated channels posting the same cue verse
-    deleted_soon: bool = False
-    suppressed: tuple[Suppressed, ...] = ()
-
-
-@dataclass
-class MatchResult:
-    flagged: bool
-    severity: str
-    score: float
-    signals: list[Signal]
-    explanation: list[str]
-
-    def to_dict(self, id: object) -> dict[str, Any]:
-        return {
-            "id": id,
-            "flagged": self.flagged,
-            "severity": self.severity,
-            "score": self.score,
-            "signals": [s.to_dict() for s in self.signals],
-        }
 
 
 @dataclass
@@ -116,6 +52,7 @@ class _Span:
     ref: str | None = None
     refs: list[str] = field(default_factory=list)
     note: str = ""
+    roles: dict[str, tuple[int, int]] = field(default_factory=dict)  # token ranges
 
 
 class Matcher:
@@ -127,26 +64,18 @@ class Matcher:
             if ref not in self.index.key_to_ayah:
                 raise ConfigError(f"cue ref {ref} is not an ayah of the Hafs text")
         self.cue_ayahs = frozenset(self.index.key_to_ayah[r] for r in rules.cues)
+        self.short = ShortQuotes(self.index, rules, self.cue_ayahs, cache_dir)
         self.rule_by_id: dict[str, PhraseRule] = {r.id: r for r in rules.rules}
         self.formula_refs = {f.id: f.refs for f in rules.formulas}
-        patterns: list[Pattern] = []
-        for pats in rules.contexts.values():
-            patterns += pats
-        for cue in rules.cues.values():
-            patterns += cue.fragments
-        for f in rules.formulas:
-            patterns += f.patterns
-        for r in rules.rules:
-            patterns += r.patterns + r.excludes
-        self.phrases = PhraseSet(patterns, rules.clitics)
-        self.screen = Screen(self.index, self.phrases.anchors, self.phrases.is_typo)
+        self.phrases, self.screen = load_compiled(rules, self.index, cache_dir)
+        self.frame_possible = Possible(rules.frames)
 
     # -- public ------------------------------------------------------------------
 
     def match(self, text: str, ctx: MatchContext | None = None) -> MatchResult:
         norm = normalize(text)
         toks = norm.text.split(" ") if norm.text else []
-        spans, present = self._spans(toks)
+        spans, present = self._spans(toks, norm)
         if not spans:
             return MatchResult(False, "none", 0.0, [], [])  # most posts end here
         ctx = ctx or MatchContext()
@@ -177,11 +106,11 @@ class Matcher:
 
     # -- internals -----------------------------------------------------------------
 
-    def _spans(self, toks: list[str]) -> tuple[list[_Span], set[str]]:
+    def _spans(self, toks: list[str], norm: Normalized) -> tuple[list[_Span], set[str]]:
         line = self.screen.line(toks)
         seeds = self.screen.seeds(line)
-        # Most posts quote nothing: no Quran 3-gram, so nothing to align.
-        alignments, qmap = self._quran(toks, seeds) if seeds else ([], [])
+        # Most posts quote nothing: no Quran 3-gram, quote mark or formula, nothing to align.
+        alignments, qmap = self.short.quotes(toks, seeds, norm)
         # Context words alone (enemy, base...) are everyday news: nothing can fire, so
         # without a quote the phrase set need not even verify them.
         quiet = _NO_ROLES if alignments else _CONTEXT_ONLY
@@ -192,6 +121,14 @@ class Matcher:
         else:  # an ayah number left the line, so its offsets are not token indexes
             hits = self.phrases.find(toks, unless_only=quiet)
         if not alignments and (not hits or all(h.tag[0] in _CONTEXT_ONLY for h in hits)):
+            return [], set()
+        # Half of all posts get here with an action word ("الامطار" is a form of أمطر) and
+        # context words around it: only a frame could fire, and few are possible at all.
+        if (
+            not alignments
+            and not any(h.tag[0] in _SPAN_ROLES for h in hits)
+            and not self.frame_possible(hits)
+        ):
             return [], set()
         by_role: dict[str, list[Hit]] = {}
         for h in hits:
@@ -234,24 +171,53 @@ class Matcher:
                     rule.kind, rule.id, h.start, h.end, 0.9 if h.fuzzy else 1.0, weight, note=note
                 )
             )
+        if "trigger" in by_role and self.rules.frames:
+            phrase_spans += self._frame_spans(by_role, contexts, phrase_spans)
         spans += dedupe(phrase_spans, len(toks))
         present = {f"context:{name}" for name in contexts if contexts[name]}
         return spans, present
 
-    def _quran(
-        self, toks: list[str], seeds: list[tuple[int, tuple[str, str, str]]]
-    ) -> tuple[list[Alignment], list[int]]:
-        # Ayah numbers between quoted ayahs ("... مؤمنين (139) إن يمسسكم") are skipped.
-        if any(map(str.isdigit, toks)):
-            qmap = [i for i, t in enumerate(toks) if not t.isdigit()]
-            qtoks = [toks[i] for i in qmap]
-        else:
-            qmap, qtoks = list(range(len(toks))), toks
-        canon = self.index.canonical(qtoks)
-        found = self.index.align(
-            canon, min_words=self.rules.min_words, prefer=self.cue_ayahs, seeds=seeds
-        )
-        return found, qmap
+    def _frame_spans(
+        self,
+        by_role: dict[str, list[Hit]],
+        contexts: dict[str, list[tuple[int, int]]],
+        phrase_spans: list[_Span],
+    ) -> list[_Span]:
+        lex = [
+            (h.tag[1], h.start, h.end) for role in ("lex", "trigger") for h in by_role.get(role, [])
+        ]
+        targets = [(s.t0, s.t1) for s in phrase_spans if s.kind == "target"]
+        out = []
+        overlaps: Overlaps | None = None  # indexed once: a 1 MB post has thousands of each
+        starts: dict[int, list[tuple[int, int]]] | None = None
+        for fh in find_frames(self.rules.frames, FrameIndex(lex, contexts, targets)):
+            f = fh.frame
+            weight = f.weight if f.weight is not None else self.scorer.kinds[f.kind]
+            filled = ", ".join(sorted(fh.roles))
+            note = f"frame: {f.title or f.kind}" + (f" ({filled})" if filled else "")
+            if starts is None:
+                starts = {}
+                for i, (t0, t1) in enumerate(targets):
+                    starts.setdefault(t0, []).append((i, t1))
+            _join_named_targets(fh.roles, starts)
+            # The statement a phrase rule already caught ("نعلن جاهزيتنا" / "جاهزيتنا لقتال")
+            # is one signal, not two that each add to the score: the rule keeps it, and
+            # takes the frame's roles.
+            if overlaps is None:
+                overlaps = Overlaps([(p.t0, p.t1) for p in phrase_spans])
+            same = next(
+                (
+                    p
+                    for p in map(phrase_spans.__getitem__, overlaps.overlapping(fh.t0, fh.t1))
+                    if p.kind == f.kind and not p.roles
+                ),
+                None,
+            )
+            if same is not None:
+                same.roles = fh.roles
+                continue
+            out.append(_Span(f.kind, f.id, fh.t0, fh.t1, 1.0, weight, note=note, roles=fh.roles))
+        return out
 
     def _verse_spans(
         self,
@@ -273,8 +239,8 @@ class Matcher:
             if inside and outside < self.rules.min_words:
                 continue
             refs = idx.refs(al.q0, al.q1)
-            cue_ref = None
-            for ref in refs:
+            cue_ref = al.ref if isinstance(al, ShortQuote) and al.cue else None
+            for ref in () if isinstance(al, ShortQuote) else refs:
                 k = idx.key_to_ayah[ref]
                 if k in self.cue_ayahs:
                     a0, a1 = idx.ayah_span(ref)
@@ -285,7 +251,7 @@ class Matcher:
             kind = "verse_cue" if cue_ref else "verse_quote"
             rule = f"quran:{cue_ref or refs[0]}"
             weight = self._cue_weight(cue_ref) if cue_ref else self.scorer.kinds["verse_quote"]
-            note = f"{al.matched} words of the Quran"
+            note = al.why if isinstance(al, ShortQuote) else f"{al.matched} words of the Quran"
             if al.errors:
                 note += f", {al.errors:g} error points (typo 0.5, dropped/extra word 1)"
             out.append(_Span(kind, rule, t0, t1, round(al.score, 2), weight, refs[0], refs, note))
@@ -343,8 +309,14 @@ class Matcher:
             c1 = ends[sp.t1 - 1] - 1
             start, end = norm.to_original(c0, c1)
             matched = norm.original[start:end]
+            roles = {}
+            for name, (r0, r1) in sp.roles.items():
+                a, b = norm.to_original(ends[r0 - 1] if r0 > 0 else 0, ends[r1 - 1] - 1)
+                roles[name] = Role(a, b, norm.original[a:b])
             signals.append(
-                Signal(sp.kind, sp.rule, start, end, matched, sp.score, sp.ref, list(sp.refs))
+                Signal(
+                    sp.kind, sp.rule, start, end, matched, sp.score, sp.ref, list(sp.refs), roles
+                )
             )
             where = f" [{', '.join(sp.refs)}]" if sp.refs else ""
             lines.append(
@@ -352,6 +324,20 @@ class Matcher:
                 f" x match {sp.score:g}"
             )
         return signals, lines
+
+
+def _join_named_targets(
+    roles: dict[str, tuple[int, int]], starts: dict[int, list[tuple[int, int]]]
+) -> None:
+    # "قاعدة عين الأسد": the role is the base named, not the word "base" before the name.
+    # ``starts``: the targets by start, as (position in the target list, end); the first in
+    # list order wins. Looked up, not scanned: a 1 MB post has thousands of targets (#11).
+    for role, (a, b) in roles.items():
+        if role not in ("target", "addressee"):
+            continue
+        found = [(i, t1) for t0 in (b, b + 1) for i, t1 in starts.get(t0, ()) if t1 - a <= 8]
+        if found:
+            roles[role] = (a, min(found)[1])
 
 
 def _index(

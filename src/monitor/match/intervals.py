@@ -12,7 +12,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from typing import Protocol, TypeVar
 
-__all__ = ["Containers", "Coverage", "NearIndex", "dedupe"]
+__all__ = ["Containers", "Coverage", "NearIndex", "Overlaps", "dedupe"]
 
 
 class _Ranged(Protocol):
@@ -55,6 +55,23 @@ class NearIndex:
                 continue
             return True
         return False
+
+
+class Overlaps:
+    """Token ranges asked "which of you overlap ``[a, b)``?", answered in list order."""
+
+    def __init__(self, ranges: list[tuple[int, int]]) -> None:
+        self._ranges = ranges
+        self._order = sorted(range(len(ranges)), key=lambda i: ranges[i][0])
+        self._starts = [ranges[i][0] for i in self._order]
+        self._longest = max((b - a for a, b in ranges), default=0)
+
+    def overlapping(self, a: int, b: int) -> list[int]:
+        """Indexes, ascending, of the ranges with ``t0 < b`` and ``t1 > a``."""
+        lo = bisect_left(self._starts, a - self._longest + 1)
+        hi = bisect_left(self._starts, b, lo)
+        ranges = self._ranges
+        return sorted(i for i in self._order[lo:hi] if ranges[i][1] > a)
 
 
 class Containers:

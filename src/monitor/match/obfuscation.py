@@ -55,6 +55,28 @@ _LOOKALIKE = re.compile(
 )
 _LOOKALIKE_TO = {"o": "\u0647", "O": "\u0647", "l": "\u0627", "I": "\u0627"}
 
+# Cyrillic look-alikes typed into English words ("lеgitimаtе tаrgеts", #12): a Cyrillic letter
+# with a Latin twin, touching a Latin letter, folds to that twin (lower case, as the fold table
+# folds Latin). Russian text never glues a Latin letter to its words, so it is left alone.
+_CYRILLIC_TO = dict(
+    zip(
+        "\u0430\u0435\u043e\u0440\u0441\u0443\u0445\u0456\u0458\u0455\u0501\u051b\u051d"
+        "\u0410\u0412\u0415\u041a\u041c\u041d\u041e\u0420\u0421\u0422\u0425\u0406",
+        "aeopcyxijsdqwabekmhopctxi",
+        strict=True,
+    )
+)
+_CYRILLIC_CLASS = "".join(_CYRILLIC_TO)
+
+# English hashtags are written in camel case (#LegitimateTargets, #USOut): a capital that
+# starts a word inside one folds to a space and its lower case, so the words are words again.
+_HASHTAG = re.compile(r"#[A-Za-z][A-Za-z0-9]*")
+_CAMEL = re.compile(r"(?<=[a-z0-9])[A-Z]|(?<=[A-Z])[A-Z](?=[a-z])")
+_CYRILLIC = re.compile(
+    f"[{_CYRILLIC_CLASS}](?:(?<=[A-Za-z].)|(?=[A-Za-z]))"
+    f"|(?<=[A-Za-z{_CYRILLIC_CLASS}])[{_CYRILLIC_CLASS}](?=[A-Za-z{_CYRILLIC_CLASS}]*[A-Za-z])"
+)
+
 
 def overrides(text: str) -> dict[int, str]:
     """Positions of ``text`` whose fold must differ from the table's, and what they fold to.
@@ -70,4 +92,11 @@ def overrides(text: str) -> dict[int, str]:
                 out[base + i] = ""
     for m in _LOOKALIKE.finditer(text):
         out[m.start()] = _LOOKALIKE_TO[m.group()]
+    if "#" in text:
+        for tag in _HASHTAG.finditer(text):
+            for m in _CAMEL.finditer(tag.group()):
+                out[tag.start() + m.start()] = " " + m.group().lower()
+    if not text.isascii():
+        for m in _CYRILLIC.finditer(text):
+            out[m.start()] = _CYRILLIC_TO[m.group()]
     return out

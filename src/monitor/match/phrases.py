@@ -13,151 +13,32 @@ long words are where typos happen and where a one-letter slip does not change me
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
-
-from .normalize import normalize
+from .patterns import (
+    FUZZY_MIN_LEN,
+    Gap,
+    Pattern,
+    PatternError,
+    Slot,
+    _strip_clitics,
+    compile_pattern,
+)
 
 __all__ = ["Gap", "Hit", "Pattern", "PatternError", "PhraseSet", "Slot", "compile_pattern"]
 
-GAP_WORDS = 3
-_VOCATIVE = re.compile(r"(?<!\S)يا\s+(?=\S)")
-FUZZY_MIN_LEN = 6
 _CACHE_MAX = 200_000
 
 
-class PatternError(ValueError):
-    """A pattern string that cannot be compiled (reported with its YAML line)."""
-
-
-@dataclass(frozen=True)
-class Slot:
-    forms: frozenset[str]
-    bases: tuple[str, ...]  # suffix-expanded forms without clitics, for fuzzy checks
-
-    def accepts(self, tok: str, clitics: Sequence[str], fuzzy: bool) -> bool:
-        if tok in self.forms:
-            return True
-        if not fuzzy or len(tok) < FUZZY_MIN_LEN:
-            return False
-        return self.accepts_typo(tok, clitics)
-
-    def accepts_typo(self, tok: str, clitics: Sequence[str]) -> bool:
-        """A one-letter typo of a form (``tok`` not a form, six letters or more)."""
-        for cand in _strip_clitics(tok, clitics):
-            if len(cand) < FUZZY_MIN_LEN - 1:
-                continue
-            best = process.extractOne(cand, self.bases, scorer=Levenshtein.distance, score_cutoff=1)
-            if best is not None and len(best[0]) >= FUZZY_MIN_LEN - 1:
-                return True
-        return False
-
-
-@dataclass(frozen=True)
-class Gap:
-    max_words: int
-
-
-@dataclass(frozen=True)
-class Pattern:
-    tag: tuple[str, str]  # (role, name): ("rule", id) / ("context", class) / ...
-    slots: tuple[Slot | Gap, ...]
-    anchor: int
-    text: str
-
-
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
+    # A tuple, not a frozen dataclass: a post makes dozens and a frozen __init__ costs
+    # four times as much.
     tag: tuple[str, str]
     start: int  # token index, inclusive
     end: int  # token index, exclusive
     fuzzy: bool
     pattern: str
-
-
-def _strip_clitics(tok: str, clitics: Sequence[str]) -> list[str]:
-    out = [tok]
-    for c in clitics:
-        if tok.startswith(c) and len(tok) - len(c) >= 3:
-            out.append(tok[len(c) :])
-    return out
-
-
-def _is_latin(word: str) -> bool:
-    return word[:1].isascii()
-
-
-def compile_pattern(
-    raw: str,
-    tag: tuple[str, str],
-    clitics: Sequence[str],
-    suffixes: Sequence[str],
-    latin_suffixes: Sequence[str],
-) -> Pattern:
-    slots: list[Slot | Gap] = []
-    # The fold joins a free-standing vocative يا to the next word; do the same to the
-    # pattern before splitting it into slots, or "لبيك يا قائد" could never match.
-    raw = _VOCATIVE.sub("يا", raw)
-    for part in raw.split():
-        if part == "...":
-            if not slots or isinstance(slots[-1], Gap):
-                raise PatternError(f"pattern {raw!r}: '...' must follow a word")
-            slots.append(Gap(GAP_WORDS))
-            continue
-        alts = part.split("|")
-        pieces: list[tuple[str, bool]] = []
-        for alt in alts:
-            star = alt.endswith("*")
-            base = normalize(alt.rstrip("*")).text
-            if not base:
-                raise PatternError(f"pattern {raw!r}: empty word in {part!r}")
-            pieces.append((base, star))
-        if len(alts) == 1 and " " in pieces[0][0]:
-            words = pieces[0][0].split()
-            for w in words[:-1]:
-                slots.append(_slot([(w, False)], clitics, suffixes, latin_suffixes))
-            slots.append(_slot([(words[-1], pieces[0][1])], clitics, suffixes, latin_suffixes))
-            continue
-        if any(" " in b for b, _ in pieces):
-            raise PatternError(f"pattern {raw!r}: alternative in {part!r} is several words")
-        slots.append(_slot(pieces, clitics, suffixes, latin_suffixes))
-    if not slots:
-        raise PatternError("empty pattern")
-    if isinstance(slots[-1], Gap):
-        raise PatternError(f"pattern {raw!r}: '...' must be followed by a word")
-    anchor = max(
-        (k for k, s in enumerate(slots) if isinstance(s, Slot)),
-        key=lambda k: min(len(b) for b in _bases(slots[k])),
-    )
-    return Pattern(tag, tuple(slots), anchor, raw)
-
-
-def _bases(s: Slot | Gap) -> tuple[str, ...]:
-    return s.bases if isinstance(s, Slot) else ("",)
-
-
-def _slot(
-    pieces: list[tuple[str, bool]],
-    clitics: Sequence[str],
-    suffixes: Sequence[str],
-    latin_suffixes: Sequence[str],
-) -> Slot:
-    bases: list[str] = []
-    forms: set[str] = set()
-    for base, star in pieces:
-        latin = _is_latin(base)
-        expanded = [base]
-        if star:
-            expanded += [base + s for s in (latin_suffixes if latin else suffixes)]
-        bases.extend(expanded)
-        forms.update(expanded)
-        if not latin:
-            forms.update(c + e for c in clitics for e in expanded)
-    return Slot(frozenset(forms), tuple(dict.fromkeys(bases)))
 
 
 class PhraseSet:
@@ -177,7 +58,13 @@ class PhraseSet:
                 if len(b) >= FUZZY_MIN_LEN:
                     for d in _deletions(b):
                         fuzzy_keys.setdefault(d, set()).add(k)
-        self.anchors = anchors
+        # Shared tuples, not a list per form: the lexicons' quarter of a million forms share a
+        # few thousand pattern lists, and tuples of ints are no work for the garbage collector,
+        # whose full passes over a quarter of a million lists made a 1 MB post a second slower.
+        shared: dict[tuple[int, ...], tuple[int, ...]] = {}
+        self.anchors: dict[str, tuple[int, ...]] = {
+            f: shared.setdefault(t := tuple(ks), t) for f, ks in anchors.items()
+        }
         self.fuzzy_keys = fuzzy_keys
         # A token longer than this is no one-letter typo of any anchor: skipping it spares
         # building its len² deletions (a 100 K-letter "word" took a minute, #11).
@@ -203,9 +90,21 @@ class PhraseSet:
             others.sort(key=lambda o: abs(o[0]))
             self._fixed.append(tuple((d, sl) for d, sl in others if isinstance(sl, Slot)))
         self._roles = [p.tag[0] for p in patterns]
+        # One exact slot (every generated lexicon form, #12): found is matched, no walk.
+        self._single = [len(p.slots) == 1 for p in patterns]
+        # The anchor lookups posts make, kept apart from ``anchors`` (a quarter of a million
+        # forms, too big for the CPU cache) like the screen's codes.
+        self._seen: dict[str, tuple[int, ...]] = {}
         self._loud: dict[frozenset[str], dict[str, tuple[int, ...]]] = {}
         self._typo_cache: dict[str, tuple[int, ...]] = {}
         self._typo_ok: dict[tuple[int, str], bool] = {}
+
+    def __getstate__(self) -> dict[str, object]:
+        # Pickled in the matcher's cache (compiled.py): ``_typo_ok`` is keyed by object ids,
+        # which the unpickled slots do not keep; the token-keyed caches stay valid.
+        state = self.__dict__.copy()
+        state["_typo_ok"] = {}
+        return state
 
     def find(
         self, toks: list[str], fuzzy: bool = True, unless_only: frozenset[str] = frozenset()
@@ -237,8 +136,17 @@ class PhraseSet:
         # A typo of an anchor counts only in a post that has an exact anchor too.
         if not exact:
             return []
-        anchors = self.anchors
-        found: list[tuple[bool, int, Sequence[int]]] = [(False, j, anchors[toks[j]]) for j in exact]
+        single = self._single
+        seen = self._seen
+        if len(seen) > _CACHE_MAX:
+            seen = self._seen = {}
+        found: list[tuple[bool, int, Sequence[int]]] = []
+        for j in exact:
+            tok = toks[j]
+            pks = seen.get(tok)
+            if pks is None:
+                pks = seen[tok] = self.anchors[tok]
+            found.append((False, j, pks))
         found += [(True, j, self.typo_candidates(toks[j])) for j in typos]
         if unless_only:
             loud = self._loud.get(unless_only)
@@ -249,14 +157,24 @@ class PhraseSet:
                 lks = loud.get(toks[j])
                 if lks is None:
                     lks = loud[toks[j]] = tuple(k for k in ks if roles[k] not in unless_only)
-                if any(self._verify(toks, j, k, fuzzy) for k in lks):
+                if any(single[k] or self._verify(toks, j, k, fuzzy) for k in lks):
                     break
             else:
                 return []
         # Exact anchors by position, then typos by position, patterns in anchor order:
         # the order hits were always reported in.
-        hits = (self._verify(toks, j, k, fuzzy) for fuzzy, j, ks in found for k in ks)
-        return [h for h in hits if h is not None]
+        patterns = self.patterns
+        out: list[Hit] = []
+        for fuzzy, j, ks in found:
+            for k in ks:
+                if single[k]:
+                    p = patterns[k]
+                    out.append(Hit(p.tag, j, j + 1, fuzzy, p.text))
+                else:
+                    h = self._verify(toks, j, k, fuzzy)
+                    if h is not None:
+                        out.append(h)
+        return out
 
     def typo_candidates(self, tok: str) -> tuple[int, ...]:
         """Patterns whose anchor ``tok`` is a one-letter typo of (cached per token)."""

@@ -12,24 +12,20 @@ quotes running over two ayahs and slightly misspelt quotes are all found.
 from __future__ import annotations
 
 import pickle
-import re
 from bisect import bisect_right
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
-from itertools import product
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-import ahocorasick_rs
 from rapidfuzz.distance import Levenshtein
 
 from .normalize import normalize
+from .screen import Screen
 
 __all__ = ["Alignment", "QuranIndex", "Screen", "load_index", "verse_text"]
 
-_FORMAT = 3  # bump when the pickled layout changes
+_FORMAT = 4  # bump when the pickled layout changes
 
 
 @dataclass(frozen=True)
@@ -75,7 +71,10 @@ class QuranIndex:
         grams: dict[tuple[str, str, str], list[int]] = {}
         for p, g in enumerate(zip(words, words[1:], words[2:], strict=False)):
             grams.setdefault(g, []).append(p)
-        self.grams = grams
+        # Tuples: 65 000 lists would be walked by every full pass of the garbage collector.
+        self.grams: dict[tuple[str, str, str], tuple[int, ...]] = {
+            g: tuple(ps) for g, ps in grams.items()
+        }
 
     # -- lookup helpers ---------------------------------------------------------
 
@@ -172,11 +171,13 @@ class QuranIndex:
         prefer: frozenset[int] = frozenset(),
         max_candidates: int = 64,
         seeds: list[tuple[int, tuple[str, str, str]]] | None = None,
+        short: list[Alignment] | None = None,
     ) -> list[Alignment]:
         """Non-overlapping quoted runs in ``toks`` (already canonical), best first by
         position.  ``prefer`` holds ayah indexes that win ties (the cue catalog: an
         ambiguous fragment is more likely the famous cue than its twin).  ``seeds``:
-        ``self.seeds(toks)``, when the caller has them already."""
+        ``self.seeds(toks)``, when the caller has them already.  ``short``, when given,
+        collects the exact runs too short to count (for the short-quote checks, #12)."""
         out: list[Alignment] = []
         covered_to = 0
         for i, g in self.seeds(toks) if seeds is None else seeds:
@@ -195,6 +196,8 @@ class QuranIndex:
             if best.matched >= min_words or self._whole_ayah(best):
                 out.append(best)
                 covered_to = best.p1
+            elif short is not None and not best.errors:
+                short.append(best)
         return out
 
     def _whole_ayah(self, al: Alignment) -> bool:
@@ -202,103 +205,6 @@ class QuranIndex:
         k = self.ayah_index(al.q0)
         q0, q1 = self.ayah_span(self.ayah_keys[k])
         return al.q0 <= q0 and al.q1 >= q1 and q1 - q0 >= 3
-
-
-# Screen characters of tokens that are no Quran word: an anchor of a phrase pattern, a
-# typo of one, anything else, an ayah number (dropped: the matcher skips those).
-_ANCHOR, _TYPO, _OTHER, _NUMBER = "\x02", "\x03", " ", ""
-_FIRST = 0x100  # Quran words are code points from here on
-_SEEN_MAX = 200_000  # tokens classified beyond the Quran vocabulary
-
-
-class Screen:
-    """One character per post token, so that a post's Quran 3-grams and its phrase
-    anchors are found in C, in one dict lookup per token.
-
-    A Quran word (spelling variants included) is a code point that says both which
-    word it is, for the 3-gram automaton, and whether it is an anchor of a phrase
-    pattern or a one-letter typo of one; those two kinds are contiguous blocks, so one
-    regex character class finds them.  A variant whose kind differs from its
-    canonical word's gets its own code point, and the automaton holds each 3-gram in
-    every combination of its words' code points.  Other tokens are classified on first
-    sight and kept (the typo search is costly; post vocabulary is Zipfian)."""
-
-    def __init__(
-        self,
-        index: QuranIndex,
-        anchors: Iterable[str],
-        is_typo: Callable[[str], bool],
-    ) -> None:
-        anchor_set = set(anchors)
-        self._is_typo = is_typo
-
-        def kind(tok: str) -> int:
-            return 1 if tok in anchor_set else 2 if is_typo(tok) else 0
-
-        wid: dict[str, int] = {}
-        for w in index.words:
-            wid.setdefault(w, len(wid))
-        spellings = {w: (kind(w), wid[w]) for w in wid}
-        spellings |= {v: (kind(v), wid[w]) for v, w in index.canon.items()}
-        chars = {p: chr(_FIRST + n) for n, p in enumerate(sorted(set(spellings.values())))}
-        blocks = [[c for p, c in chars.items() if p[0] == k] for k in (1, 2)]
-        self._anchor_re, self._typo_re = (
-            re.compile(f"[{mark}{b[0]}-{b[-1]}]" if b else f"[{mark}]")
-            for mark, b in zip((_ANCHOR, _TYPO), blocks, strict=True)
-        )
-        forms: dict[int, list[str]] = {}
-        for p, c in chars.items():
-            forms.setdefault(p[1], []).append(c)
-        patterns: list[str] = []
-        self._owner: list[tuple[str, str, str]] = []
-        for g in index.grams:
-            for combo in product(*(forms[wid[w]] for w in g)):
-                patterns.append("".join(combo))
-                self._owner.append(g)
-        self._ac = ahocorasick_rs.AhoCorasick(patterns)
-        self._base = {t: chars[p] for t, p in spellings.items()}
-        # An all-digit anchor stays "" like any ayah number; the matcher then takes the
-        # slow path, as for every post whose line is shorter than its tokens.
-        self._base |= {a: _ANCHOR for a in anchor_set - self._base.keys() if not a.isdigit()}
-        self._codes = _Codes(self._base, is_typo)
-
-    def line(self, toks: list[str]) -> str:
-        """The post as screen characters; ayah numbers are dropped, so offsets are
-        token indexes only when the line is as long as ``toks``."""
-        codes = self._codes
-        if len(codes) > len(self._base) + _SEEN_MAX:
-            # Replaced, not cleared, so a concurrent caller never sees a half-built map.
-            codes = self._codes = _Codes(self._base, self._is_typo)
-        return "".join(map(codes.__getitem__, toks))
-
-    def seeds(self, line: str) -> list[tuple[int, tuple[str, str, str]]]:
-        """``QuranIndex.seeds`` of the canonical tokens without the ayah numbers."""
-        found = self._ac.find_matches_as_indexes(line, overlapping=True)
-        if not found:
-            return []
-        owner = self._owner
-        return [(i, owner[k]) for k, i, _ in sorted(found, key=itemgetter(1))]
-
-    def anchors(self, line: str) -> list[int]:
-        """Offsets of the tokens that are an anchor of a phrase pattern."""
-        return [m.start() for m in self._anchor_re.finditer(line)]
-
-    def typos(self, line: str) -> list[int]:
-        """Offsets of the tokens that are a one-letter typo of an anchor (and no anchor)."""
-        return [m.start() for m in self._typo_re.finditer(line)]
-
-
-class _Codes(dict[str, str]):
-    """Token -> screen character; a token first seen is classified and kept."""
-
-    def __init__(self, base: dict[str, str], is_typo: Callable[[str], bool]) -> None:
-        super().__init__(base)
-        self._is_typo = is_typo
-
-    def __missing__(self, tok: str) -> str:
-        code = _NUMBER if tok.isdigit() else _TYPO if self._is_typo(tok) else _OTHER
-        self[tok] = code
-        return code
 
 
 def _build() -> QuranIndex:

@@ -20,7 +20,9 @@ import yaml
 
 from ..errors import ConfigError
 from ..yamlfile import compose_config
+from .frame_rules import Frame, Lexicon, check_frames, load_frames, load_lemmas, mark_triggers
 from .phrases import Pattern, PatternError, compile_pattern
+from .quotetext import ShortQuoteRules
 from .severity import check_channel_kinds
 
 __all__ = ["KINDS", "PHRASE_KINDS", "Cue", "Formula", "PhraseRule", "RuleSet", "load_rules"]
@@ -28,7 +30,17 @@ __all__ = ["KINDS", "PHRASE_KINDS", "Cue", "Formula", "PhraseRule", "RuleSet", "
 KINDS = ("verse_cue", "verse_quote", "readiness", "threat", "allegiance", "attack_claim", "target")
 PHRASE_KINDS = ("readiness", "threat", "allegiance", "attack_claim", "target")
 _REF = re.compile(r"^(\d{1,3}):(\d{1,3})$")
-_SECTIONS = ("lexicon", "contexts", "quran", "cues", "formulas", "rules", "severity")
+_SECTIONS = (
+    "lexicon",
+    "contexts",
+    "quran",
+    "cues",
+    "formulas",
+    "rules",
+    "severity",
+    "lemmas",
+    "frames",
+)
 
 
 @dataclass
@@ -66,11 +78,14 @@ class RuleSet:
     suffixes: list[str] = field(default_factory=list)
     latin_suffixes: list[str] = field(default_factory=list)
     min_words: int = 5
+    short_quotes: ShortQuoteRules = field(default_factory=ShortQuoteRules)
     cues: dict[str, Cue] = field(default_factory=dict)
     formulas: list[Formula] = field(default_factory=list)
     contexts: dict[str, list[Pattern]] = field(default_factory=dict)
     rules: list[PhraseRule] = field(default_factory=list)
     severity: dict[str, Any] = field(default_factory=dict)
+    lemmas: Lexicon = field(default_factory=Lexicon)  # frame lexicon classes (#12)
+    frames: list[Frame] = field(default_factory=list)
 
 
 class _Reader:
@@ -171,6 +186,12 @@ def load_rules(rules_dir: Path) -> RuleSet:
                     setattr(rs, name, vals)
     for reader, top in docs:
         _load_doc(rs, reader, top)
+    for reader, top in docs:
+        if "frames" in top:
+            load_frames(reader, top["frames"][1], rs.frames)
+    if rs.frames:
+        check_frames(docs[-1][0], rs.frames, rs.lemmas, set(rs.contexts))
+        mark_triggers(rs.frames, rs.lemmas)
     _check_contexts(rs)
     return rs
 
@@ -209,8 +230,19 @@ def _ref(reader: _Reader, node: yaml.Node) -> str:
 def _load_doc(rs: RuleSet, reader: _Reader, top: dict[str, tuple[yaml.Node, yaml.Node]]) -> None:
     if "quran" in top:
         q = reader.mapping(top["quran"][1], "quran")
+        for key, (knode, _) in q.items():
+            if key not in ("min_words", "short_quotes"):
+                raise reader.fail(knode, f"unknown quran field {key!r}")
         if "min_words" in q:
             rs.min_words = int(reader.number(q["min_words"][1], "min_words", 3, 50))
+        if "short_quotes" in q:
+            rs.short_quotes = ShortQuoteRules.read(reader, q["short_quotes"][1], rs.min_words)
+    if "lemmas" in top:
+
+        def phrase(raw: str, tag: tuple[str, str]) -> Pattern:
+            return compile_pattern(raw, tag, rs.clitics, rs.suffixes, rs.latin_suffixes)
+
+        load_lemmas(reader, top["lemmas"][1], rs.lemmas, phrase)
     if "contexts" in top:
         for name, (knode, v) in reader.mapping(top["contexts"][1], "contexts").items():
             if name in rs.contexts:

@@ -17,8 +17,8 @@ from functools import cache
 from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from monitor.match.engine import Suppressed
 from monitor.match.normalize import normalize
+from monitor.signals import Suppressed
 from monitor.store.models import AuditLog, Match, Post, SignalRow, Suppression
 
 EXAMPLES = 5
