@@ -15,6 +15,7 @@ from monitor.config import load_settings
 from monitor.match import Matcher, load_rules
 from monitor.match.persist import normalise_phrase, rematch
 from monitor.pipeline import Pipeline, build_pipeline
+from monitor.store.export import signal_dicts
 from monitor.store.models import Match, Post, RuleSetVersion, SignalRow, Suppression
 from tests.conftest import CONFIG, CliRunner, Database, add_channel
 
@@ -24,7 +25,9 @@ CUE = "ولا تهنوا ولا تحزنوا وأنتم الأعلون إن كن
 
 @pytest.fixture(scope="module")
 def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
-    return Matcher(load_rules(CONFIG / "rules"), cache_dir=tmp_path_factory.mktemp("cache"))
+    return Matcher(
+        load_rules(CONFIG / "rules"), cache_dir=tmp_path_factory.getbasetemp() / "match-cache"
+    )
 
 
 @pytest.fixture
@@ -100,6 +103,10 @@ def test_affiliated_channels_posting_the_same_cue_raise_it(
     assert echoed.score == alone.score + 8  # affiliated_per_channel in severity.yaml
     assert any("1 affiliated channel(s)" in line for line in echoed.explanation)
     assert verdict(db, late, 1).score == alone.score
+    # the cue that was echoed rises too, without waiting for a rematch
+    first = verdict(db, leader, 1)
+    assert first.score == alone.score + 8
+    assert any("1 affiliated channel(s)" in line for line in first.explanation)
 
 
 def test_suppression_is_honoured_from_then_on(db: Database, pipeline: Pipeline) -> None:
@@ -146,4 +153,25 @@ def test_rematch_command(run_cli: CliRunner) -> None:
     assert run_cli("demo", "--once").code == 0
     result = run_cli("rematch")
     assert result.code == 0, result.err
-    assert "rematched 46 posts" in result.out and "0 verdicts changed" in result.out
+    assert "rematched 67 posts" in result.out and "0 verdicts changed" in result.out
+
+
+def test_a_claim_keeps_its_roles_and_exports_them_as_scan_prints_them(
+    db: Database, pipeline: Pipeline, matcher: Matcher
+) -> None:
+    # Tatweel and diacritics: the roles index the original text, as the signal does (#12).
+    text = "بيان | استهدفنـــا قاعدةَ عين الأسد بطائرة مسيرة فجر اليوم"
+    cid = add_channel(db, "c1")
+    pipeline.store(cid, [post(1, text)])
+    stored = verdict(db, cid, 1)
+    claim = next(s for s in stored.signals if s.kind == "attack_claim" and s.roles)
+    assert claim.roles is not None
+    assert {k: text[v["start"] : v["end"]] for k, v in claim.roles.items()} == {
+        k: v["text"] for k, v in claim.roles.items()
+    }
+    assert claim.roles["claimant"]["text"] == "استهدفنـــا"
+    assert claim.roles["target"]["text"] == "قاعدةَ عين الأسد"  # the base named, not "base"
+    assert claim.roles["weapon"]["text"] == "بطائرة مسيرة"
+    # export posts carries the signals exactly as `monitor scan` prints them, roles included
+    assert signal_dicts(stored) == matcher.match(text).to_dict(1)["signals"]
+    assert not any("roles" in s for s in signal_dicts(stored) if s["kind"] == "target")

@@ -7,17 +7,18 @@ so re-running the rules over history replaces verdicts instead of piling up dupl
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import metrics
-from monitor.match.engine import MatchContext, Matcher, MatchResult, Suppressed
+from monitor.match.engine import Matcher
 from monitor.match.normalize import normalize
 from monitor.match.severity import SEVERITIES
+from monitor.signals import MatchContext, MatchResult, Suppressed
 from monitor.store.ingest import Changed
 from monitor.store.models import (
     Channel,
@@ -63,15 +64,13 @@ def affiliated_group_ids(session: Session, group_id: int | None) -> set[int]:
     return set(rows) | roots
 
 
-def _affiliated_same_cue(
-    session: Session, post: Post, channel: Channel, refs: set[str], window: timedelta
-) -> int:
-    groups = affiliated_group_ids(session, channel.group_id)
-    if not groups or not refs:
-        return 0
-    q = (
-        select(Post.channel_id)
-        .distinct()
+def _same_cue(
+    groups: set[int], channel: Channel, refs: set[str], lo: datetime, hi: datetime
+) -> Select[int]:
+    """Ids of the posts of the other channels of ``groups`` that carry one of the cue verses
+    ``refs``, dated between ``lo`` and ``hi``."""
+    return (
+        select(Post.id)
         .join(Channel, Channel.id == Post.channel_id)
         .join(Match, Match.post_id == Post.id)
         .join(SignalRow, SignalRow.match_id == Match.id)
@@ -80,10 +79,20 @@ def _affiliated_same_cue(
             Post.channel_id != channel.id,
             SignalRow.kind == "verse_cue",
             SignalRow.ref.in_(refs),
-            Post.date.between(post.date - window, post.date + window),
+            Post.date.between(lo, hi),
         )
     )
-    return len(session.scalars(q).all())
+
+
+def _affiliated_same_cue(
+    session: Session, post: Post, channel: Channel, refs: set[str], window: timedelta
+) -> int:
+    groups = affiliated_group_ids(session, channel.group_id)
+    if not groups or not refs:
+        return 0
+    ids = _same_cue(groups, channel, refs, post.date - window, post.date + window)
+    q = select(func.count(func.distinct(Post.channel_id))).where(Post.id.in_(ids))
+    return session.scalar(q) or 0
 
 
 def _suppressions(session: Session, channel_id: int) -> tuple[Suppressed, ...]:
@@ -154,10 +163,30 @@ class MatchStore:
                 end=s.end,
                 matched=s.matched,
                 score=s.score,
+                roles={k: r.to_dict() for k, r in s.roles.items()} or None,
             )
             for s in result.signals
         ]
         return match
+
+    def affiliated_posts(
+        self, session: Session, channel: Channel, refs: set[str], posts: Sequence[Post]
+    ) -> list[tuple[Post, Channel]]:
+        """Posts of the other affiliated channels that carry one of the cues ``refs`` within
+        the window of ``posts``."""
+        groups = affiliated_group_ids(session, channel.group_id)
+        if not groups:
+            return []
+        lo = min(p.date for p in posts) - self.window
+        hi = max(p.date for p in posts) + self.window
+        ids = _same_cue(groups, channel, refs, lo, hi)
+        rows = session.execute(
+            select(Post, Channel)
+            .join(Channel, Channel.id == Post.channel_id)
+            .where(Post.id.in_(ids))
+            .order_by(Post.id)
+        )
+        return [(p, c) for p, c in rows]
 
     def match_posts(
         self, session: Session, posts: Iterable[tuple[Post, Channel]], rule_set_id: int
@@ -186,6 +215,13 @@ class MatchHook:
         out = self.store.match_posts(
             session, ((p, channel) for p in posts), self._rule_set_ids[key]
         )
+        # An echo raises the cue it answers, not only itself: the affiliated channels' posts
+        # of the same cue within the window are scored again now that it exists, so their
+        # verdicts are what `monitor rematch` would store (one hop: theirs changes nothing here).
+        cues = {s.ref for _, r in out for s in r.signals if s.kind == "verse_cue" and s.ref}
+        if cues and posts:
+            earlier = self.store.affiliated_posts(session, channel, cues, posts)
+            self.store.match_posts(session, earlier, self._rule_set_ids[key])
         flagged = sum(result.flagged for _, result in out)
         if flagged:
             group = metrics.group_label(channel.group.name if channel.group else None)

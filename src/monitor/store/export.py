@@ -95,6 +95,8 @@ def signal_dicts(match: Match | None) -> list[dict[str, Any]]:
             "refs": list(s.refs or []),
         }
         d.update(start=s.start, end=s.end, matched=s.matched, score=s.score)
+        if s.roles:
+            d["roles"] = s.roles
         out.append(d)
     return out
 

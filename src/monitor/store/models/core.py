@@ -227,7 +227,10 @@ class Match(Base):
     """The matcher's current verdict on a post (one row per post; rematch replaces it)."""
 
     __tablename__ = "matches"
-    __table_args__ = (Index("ix_matches_flagged_severity", "flagged", "severity_rank", "post_id"),)
+    # The queue's "highest severity" order: band, then score within it (#14), then post id.
+    __table_args__ = (
+        Index("ix_matches_flagged_severity", "flagged", "severity_rank", "score", "post_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     post_id: Mapped[int] = mapped_column(
@@ -266,6 +269,8 @@ class SignalRow(Base):
     end: Mapped[int] = mapped_column(Integer)
     matched: Mapped[str] = mapped_column(Text)
     score: Mapped[float] = mapped_column(Float)
+    # A frame's roles, {"claimant": {"start", "end", "text"}, ...} as scan prints them (#12).
+    roles: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
 
 class Suppression(Base):
