@@ -322,7 +322,7 @@ def _setup(url: str, world: World, hook_url: str, work: Path) -> None:
     engine.dispose()
     # Warm the Quran index cache, as a long-running deployment has it.
     settings = Settings(var_dir=work / "var")
-    Matcher(load_rules(REPO / "config" / "rules"), cache_dir=settings.cache_dir)
+    Matcher(load_rules(REPO / "config" / "rules"), cache_dir=settings.cache_path)
 
 
 def _spawn(world: World, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

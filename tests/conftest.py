@@ -105,8 +105,15 @@ class CliResult:
 CliRunner = Callable[..., CliResult]
 
 
+@pytest.fixture(scope="session")
+def match_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One matcher cache for the whole run: a cold build of the rules takes seconds (#12), and
+    its files are keyed by the rules' hash, so every test reading the same rules shares them."""
+    return tmp_path_factory.getbasetemp() / "match-cache"
+
+
 @pytest.fixture
-def run_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
+def run_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, match_cache: Path) -> CliRunner:
     """Run `monitor ARGS` in-process; returns exit code, stdout and stderr.
 
     Environment defaults: config from the repository, database in tmp_path (override with
@@ -120,6 +127,7 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
         monkeypatch.setenv("MONITOR_CONFIG_DIR", env.pop("config_dir", str(CONFIG)))
         monkeypatch.setenv("MONITOR_DATABASE_URL", db_url or f"sqlite:///{tmp_path / 'cli.db'}")
         monkeypatch.setenv("MONITOR_VAR_DIR", str(tmp_path / "var"))
+        monkeypatch.setenv("MONITOR_CACHE_DIR", str(match_cache))
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         out, err = io.StringIO(), io.StringIO()

@@ -35,7 +35,9 @@ THREAT = "ستدفعون الثمن أيها الأمريكان"  # a lone threa
 
 @pytest.fixture(scope="module")
 def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
-    return Matcher(load_rules(CONFIG / "rules"), cache_dir=tmp_path_factory.mktemp("cache"))
+    return Matcher(
+        load_rules(CONFIG / "rules"), cache_dir=tmp_path_factory.getbasetemp() / "match-cache"
+    )
 
 
 class Clock:

@@ -59,7 +59,7 @@ def test_a_collection_pass_counts_posts_flags_flood_waits_and_deliveries(
     with db.sessions.begin() as s:
         ensure_channel(s, "kahf", source="telethon", group="Ashab al-Kahf")
         add_subscription(s, "desk", "json://127.0.0.1:9/hook", min_severity="low")
-    matcher = Matcher(load_rules(CONFIG / "rules"), cache_dir=settings.cache_dir)
+    matcher = Matcher(load_rules(CONFIG / "rules"), cache_dir=settings.cache_path)
     pipeline = build_pipeline(db.sessions, settings, matcher=matcher)
     slept: list[float] = []
 

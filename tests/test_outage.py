@@ -113,7 +113,7 @@ def test_database_outage_pauses_the_service_and_it_recovers_by_itself(
 
     engine = make_engine(via_proxy)
     service_sessions = session_factory(engine)
-    matcher = Matcher(load_rules(CONFIG / "rules"), cache_dir=settings.cache_dir)
+    matcher = Matcher(load_rules(CONFIG / "rules"), cache_dir=settings.cache_path)
     pipeline = build_pipeline(service_sessions, settings, matcher=matcher)
     leases = Leases(service_sessions, "outage", ttl=settings.lease_seconds)
     source = TelethonSource(world_client(world), initial_posts=settings.collect_initial_posts)

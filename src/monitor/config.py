@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/monitor.db"
     config_dir: Path = Path("config")
     var_dir: Path = Path("var")
+    # Built indexes kept between runs (the Quran index, the compiled rules, #12); files are
+    # keyed by the rules' and the code's hashes, so several runs may share one folder.
+    cache_dir: Path | None = None
     telegram_api_id: int | None = None
     telegram_api_hash: SecretStr | None = None
     telegram_session: Path = Path("var/telegram.session")
@@ -130,8 +133,8 @@ class Settings(BaseSettings):
         return self.telegram_api_id is not None and self.telegram_api_hash is not None
 
     @property
-    def cache_dir(self) -> Path:
-        return self.var_dir / "cache"
+    def cache_path(self) -> Path:
+        return self.cache_dir if self.cache_dir is not None else self.var_dir / "cache"
 
     def console_secret(self, *, demo: bool = False) -> str:
         """The key that signs console sessions; only the demo may run without a real one."""

@@ -56,7 +56,7 @@ class Runtime:
         from monitor.match import Matcher, load_rules
 
         rules = load_rules(self.settings.config_dir / "rules")
-        return Matcher(rules, cache_dir=self.settings.cache_dir)
+        return Matcher(rules, cache_dir=self.settings.cache_path)
 
     def pipeline(self) -> Pipeline:
         """The collect → store → match → outbox pipeline on the migrated database."""

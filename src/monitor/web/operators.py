@@ -248,7 +248,7 @@ def rules_rematch(request: Request, me: Operator) -> Response:
 
     settings = request.app.state.settings
     try:
-        matcher = Matcher(load_rules(rules_dir(request)), cache_dir=settings.cache_dir)
+        matcher = Matcher(load_rules(rules_dir(request)), cache_dir=settings.cache_path)
     except MonitorError as exc:
         return _back("/rules", f"rules NOT loaded, nothing rematched: {exc}")
     summary = rematch(request.app.state.sessions, matcher)
