@@ -13,6 +13,7 @@ import pytest
 from monitor.collect.records import PostRecord
 from monitor.store.channels import ensure_channel
 from monitor.web.charts import day_label, long_day, nice_ticks
+from monitor.web.kinds import KIND_LABELS
 from tests.conftest import Database
 from tests.web_support import (
     TestClient,
@@ -136,7 +137,9 @@ def test_every_bar_opens_the_queue_with_the_posts_it_counts(
             name = html.unescape(title).split(" · ")[1].split(":")[0]
             assert len(ids) == n, (title, href)  # "(no group)" too: the queue's group=-
             if key == "kind":
-                assert css == f"kind-{name}"  # the shared palette's class for the kind
+                # named in words ("cue verse"), painted in the shared palette's class
+                name = next(k for k, label in KIND_LABELS.items() if label == name)
+                assert css == f"kind-{name}"
             found.append((key, name, frozenset(ids)))
     assert ("group", "Alpha <Brigade>", {posts["p1"], posts["p2"]}) in found
     assert ("group", "Alpha <Brigade>", {posts["p3"]}) in found
@@ -162,7 +165,7 @@ def test_the_kind_chart_says_a_post_counts_once_per_kind(client: Client) -> None
     assert "counts once under each kind" in kind
     # the post with a cue verse and a threat is in both bars of its day
     day = long_day(TODAY - timedelta(days=2))
-    assert f"{day} · verse_cue: 1 flagged post(s) with this kind (day: 3 flagged)" in kind
+    assert f"{day} · cue verse: 1 flagged post(s) with this kind (day: 3 flagged)" in kind
     assert f"{day} · threat: 2 flagged post(s) with this kind (day: 3 flagged)" in kind
 
 
@@ -179,7 +182,7 @@ def test_the_date_range_changes_what_is_counted(client: Client) -> None:
     old = (TODAY - timedelta(days=40)).isoformat()
     one_day = c.get(f"/overview?since={old}&until={old}").text
     assert "· 1 flagged post</small>" in one_day
-    assert re.search(r"verse_cue</bdi> \(1\)", one_day)
+    assert re.search(r"cue verse</bdi> \(1\)", one_day)
     hrefs = [h for h, _, _ in BAR.findall(section(one_day, "group"))]
     assert len(hrefs) == 1 and queue_ids(c, hrefs[0]) == {posts["p4"]}
     empty = c.get("/overview?since=2001-01-01&until=2001-01-31").text

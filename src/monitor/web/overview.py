@@ -22,6 +22,7 @@ from monitor.match.rules import KINDS
 from monitor.store.models import Channel, Group, Match, Post, SignalRow
 from monitor.web.auth import DB, Analyst
 from monitor.web.charts import BarChart, HeatMap, Series, bar_chart, day_label, heat_map, long_day
+from monitor.web.kinds import kind_label
 from monitor.web.params import BadParameter, parse_day
 from monitor.web.queries import ALL_STATES, SEVERITIES
 from monitor.web.queries import NO_GROUP as NO_GROUP_FILTER
@@ -182,7 +183,7 @@ def kind_chart(
     window = {"since": since.isoformat(), "until": until.isoformat()}
     series = [
         Series(
-            k,
+            kind_label(k),
             f"kind-{k}",
             sum(n for (_, kind), n in counts_by_kind.items() if kind == k),
             queue_href(kind=k, **window),
@@ -193,7 +194,7 @@ def kind_chart(
 
     def describe(d: date, s: int, n: int) -> str:
         return (
-            f"{long_day(d)} · {present[s]}: {n} flagged post(s) with this kind "
+            f"{long_day(d)} · {kind_label(present[s])}: {n} flagged post(s) with this kind "
             f"(day: {day_totals.get(d, 0)} flagged)"
         )
 
