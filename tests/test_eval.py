@@ -1,17 +1,21 @@
-"""Flagging precision and recall on the hand-written evaluation set must stay >= 0.9."""
+"""Flagging precision and recall on the dev split (tests/eval/README.md) must not fall: the
+posts written alongside the rules (ids ``e…``) stay at >= 0.9 as since session 1; the whole
+split, with the posts written blind to the rules (ids ``dA…``, ``dB…``, ``dC…``, #12) and scored
+by their channel's kind, stays at the floor measured when they were added."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from monitor.match import Matcher
+from monitor.match import MatchContext, Matcher
 
 from .conftest_match import shared_matcher
 
-EVAL = Path(__file__).resolve().parent / "eval" / "posts.jsonl"
+EVAL = Path(__file__).resolve().parent / "eval" / "dev.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -27,23 +31,37 @@ def test_eval_set_is_big_and_well_formed() -> None:
     assert sum(not p["flagged"] for p in posts) >= 50
 
 
-def test_flagging_precision_and_recall(matcher: Matcher) -> None:
+def _flag_figures(matcher: Matcher, posts: list[dict[str, Any]]) -> tuple[float, float, list[str]]:
     tp = fp = fn = 0
     misses = []
-    for line in EVAL.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        post = json.loads(line)
-        got = matcher.match(post["text"]).flagged
+    for post in posts:
+        ctx = MatchContext(channel_kind=post.get("channel_kind"))
+        got = matcher.match(post["text"], ctx).flagged
         tp += got and post["flagged"]
         fp += got and not post["flagged"]
         fn += (not got) and post["flagged"]
         if got != post["flagged"]:
             misses.append(post["id"])
-    precision = tp / (tp + fp)
-    recall = tp / (tp + fn)
+    return tp / (tp + fp), tp / (tp + fn), misses
+
+
+def _dev() -> list[dict[str, Any]]:
+    return [json.loads(x) for x in EVAL.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+def test_flagging_precision_and_recall(matcher: Matcher) -> None:
+    written_with_the_rules = [p for p in _dev() if p["id"].startswith("e")]
+    assert len(written_with_the_rules) == 174
+    precision, recall, misses = _flag_figures(matcher, written_with_the_rules)
     assert precision >= 0.9, (precision, misses)
     assert recall >= 0.9, (recall, misses)
+
+
+def test_flagging_on_the_whole_dev_split(matcher: Matcher) -> None:
+    # Measured 0.984 / 0.861 when the blind-written dev posts came in (#12): a floor, not a goal.
+    precision, recall, misses = _flag_figures(matcher, _dev())
+    assert precision >= 0.97, (precision, misses)
+    assert recall >= 0.85, (recall, misses)
 
 
 HELD_OUT = EVAL.with_name("test.jsonl")
