@@ -15,6 +15,7 @@ from monitor.config import load_settings
 from monitor.match import Matcher, load_rules
 from monitor.match.persist import normalise_phrase, rematch
 from monitor.pipeline import Pipeline, build_pipeline
+from monitor.store.channels import get_group
 from monitor.store.export import signal_dicts
 from monitor.store.models import Match, Post, RuleSetVersion, SignalRow, Suppression
 from tests.conftest import CONFIG, CliRunner, Database, add_channel
@@ -175,3 +176,20 @@ def test_a_claim_keeps_its_roles_and_exports_them_as_scan_prints_them(
     # export posts carries the signals exactly as `monitor scan` prints them, roles included
     assert signal_dicts(stored) == matcher.match(text).to_dict(1)["signals"]
     assert not any("roles" in s for s in signal_dicts(stored) if s["kind"] == "target")
+
+
+def test_the_weight_an_operator_gives_a_group_counts_and_says_so(
+    db: Database, pipeline: Pipeline
+) -> None:
+    plain = add_channel(db, "plain_chan", "Plain Group")
+    heavy = add_channel(db, "heavy_chan", "Heavy Group")
+    with db.sessions.begin() as s:
+        group = get_group(s, "Heavy Group")
+        assert group is not None
+        group.weight = 1.5  # as the Groups page or channels.yaml sets it
+    pipeline.store(plain, [post(1, CUE)])
+    pipeline.store(heavy, [post(1, CUE)])
+    assert verdict(db, heavy, 1).score == verdict(db, plain, 1).score * 1.5
+    assert (
+        "x 1.5 group weight of Heavy Group set by an operator" in verdict(db, heavy, 1).explanation
+    )

@@ -79,6 +79,9 @@ class Suppressed:
 class MatchContext:
     channel: str | None = None
     group: str | None = None
+    # The group's weight set by an operator (channels.yaml, the console's groups page); it
+    # multiplies the rules' own weight for the group (severity.yaml `groups`).
+    group_weight: float = 1.0
     channel_kind: str | None = None  # monitor.channel_kinds; None: a group's own (#12)
     affiliated_same_cue: int = 0  # OTHER affiliated channels posting the same cue verse
     deleted_soon: bool = False

@@ -100,6 +100,7 @@ class Matcher:
             ctx.affiliated_same_cue,
             ctx.deleted_soon,
             ctx.channel_kind,
+            ctx.group_weight,
         )
         flagged = self.scorer.flagged(severity)
         return MatchResult(flagged, severity, score, signals, explanation + why)

@@ -121,6 +121,7 @@ class MatchStore:
         return MatchContext(
             channel=channel.handle,
             group=channel.group.name if channel.group else None,
+            group_weight=channel.group.weight if channel.group else 1.0,
             channel_kind=channel.kind,  # who speaks decides what a cue or claim counts (#12)
             deleted_soon=deleted_soon,
             suppressed=_suppressions(session, channel.id),

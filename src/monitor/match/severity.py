@@ -132,6 +132,7 @@ class Scorer:
         affiliated_same_cue: int,
         deleted_soon: bool,
         channel_kind: str | None = None,
+        group_weight: float = 1.0,
     ) -> tuple[float, str, list[str]]:
         """``weighted``: (kind, rule, weight) per distinct rule.  Returns score,
         severity and the explanation lines of the arithmetic.  ``channel_kind`` None is
@@ -164,6 +165,9 @@ class Scorer:
             if gw is not None:
                 score *= gw
                 why.append(f"x {gw:g} group weight of {group}")
+            if group_weight != 1.0:
+                score *= group_weight
+                why.append(f"x {group_weight:g} group weight of {group} set by an operator")
         # Echoes of a cue the channel's kind does not count are not counted either (#12).
         if affiliated_same_cue > 0 and any(k == "verse_cue" and w > 0 for k, _, w in ranked):
             bonus = min(self.affiliated_cap, self.affiliated_per_channel * affiliated_same_cue)

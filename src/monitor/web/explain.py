@@ -168,6 +168,10 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ),
     ("combo", re.compile(r"\+ (?P<b>[-\d.e+]+) combination (?P<kinds>.+)")),
     ("channel", re.compile(r"x (?P<w>[-\d.e+]+) channel weight of (?P<name>.+)", re.S)),
+    (
+        "operator",
+        re.compile(r"x (?P<w>[-\d.e+]+) group weight of (?P<name>.+) set by an operator", re.S),
+    ),
     ("group", re.compile(r"x (?P<w>[-\d.e+]+) group weight of (?P<name>.+)", re.S)),
     ("echo", re.compile(r"\+ (?P<b>[-\d.e+]+): (?P<n>\d+) affiliated channel\(s\) posted the cue")),
     ("deleted", re.compile(r"\+ (?P<b>[-\d.e+]+): deleted soon after posting")),
@@ -311,6 +315,9 @@ def _arithmetic(line: str, words: Any) -> Step | None:
             return Step(f"+ {_num(m['b'])}", said, None, kinds)
         if name in ("channel", "group"):
             return Step(f"× {_num(m['w'])}", f"weight of the {name}", fragment=m["name"])
+        if name == "operator":
+            said = "weight an operator gave the group (Groups page)"
+            return Step(f"× {_num(m['w'])}", said, fragment=m["name"])
         if name == "echo":
             n = int(m["n"])
             said = f"{n} affiliated channel{'s' if n != 1 else ''} posted the same cue verse"
