@@ -16,35 +16,23 @@ from monitor.store.models import Match
 from .conftest import Database
 from .web_support import (
     NOW,
+    ROW,
     Seeded,
     TestClient,
     add_match,
+    analyst_signed_in,
     csrf,
-    login,
-    make_client,
-    make_users,
-    seed,
+    shown,
     store_posts,
 )
 
-ROW = re.compile(r'<tr class="row" data-post="(\d+)"')
 COUNT = re.compile(r'<span class="n" data-severity="(\w+)">(\d+)</span>')
 NEXT = re.compile(r'<a rel="next" href="([^"]+)"')
 
 
 @pytest.fixture
 def signed_in(db: Database) -> tuple[Database, Seeded, TestClient]:
-    make_users(db.sessions)
-    seeded = seed(db.sessions)
-    client = make_client(db.sessions)
-    assert login(client, "analyst") == 303
-    return db, seeded, client
-
-
-def shown(client: TestClient, query: str = "") -> list[int]:
-    resp = client.get("/" + (f"?{query}" if query else ""))
-    assert resp.status_code == 200, resp.text
-    return [int(x) for x in ROW.findall(resp.text)]
+    return (db, *analyst_signed_in(db.sessions))
 
 
 def counts(client: TestClient, query: str = "") -> dict[str, int]:

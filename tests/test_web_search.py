@@ -12,26 +12,15 @@ from fastapi.testclient import TestClient
 from monitor.collect.records import PostRecord
 
 from .conftest import Database
-from .web_support import NOW, Seeded, login, make_client, make_users, seed, store_posts
+from .web_support import NOW, ROW, Seeded, analyst_signed_in, shown, store_posts
 
-ROW = re.compile(r'<tr class="row" data-post="(\d+)"')
 SELECTED_SORT = re.compile(r'<select name="sort">.*?<option value="(\w+)" selected>', re.S)
 FORMS = ("المقاومة", "والمقاومة", "بالمقاومة", "للمقاومة", "فالمقاومة")
 
 
 @pytest.fixture
 def signed_in(db: Database) -> tuple[Database, Seeded, TestClient]:
-    make_users(db.sessions)
-    seeded = seed(db.sessions)
-    client = make_client(db.sessions)
-    assert login(client, "analyst") == 303
-    return db, seeded, client
-
-
-def shown(client: TestClient, query: str) -> list[int]:
-    resp = client.get(f"/?{query}")
-    assert resp.status_code == 200
-    return [int(x) for x in ROW.findall(resp.text)]
+    return (db, *analyst_signed_in(db.sessions))
 
 
 def _store_forms(db: Database, s: Seeded) -> tuple[list[int], int]:

@@ -211,3 +211,22 @@ def csrf(client: TestClient, path: str = "/") -> str:
     found = CSRF_META.search(page.text)
     assert found, page.text
     return found.group(1)
+
+
+ROW = re.compile(r'<tr class="row" data-post="(\d+)"')
+
+
+def analyst_signed_in(sessions: sessionmaker[Session]) -> tuple[Seeded, TestClient]:
+    """The seeded posts and a client signed in as the analyst (the queue tests' start)."""
+    make_users(sessions)
+    seeded = seed(sessions)
+    client = make_client(sessions)
+    assert login(client, "analyst") == 303
+    return seeded, client
+
+
+def shown(client: TestClient, query: str = "") -> list[int]:
+    """The post ids of the queue page for ``query``, in the order shown."""
+    resp = client.get("/" + (f"?{query}" if query else ""))
+    assert resp.status_code == 200, resp.text
+    return [int(x) for x in ROW.findall(resp.text)]
