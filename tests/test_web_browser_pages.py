@@ -1,8 +1,10 @@
 """The main pages in headless Chromium with the demo's data, as a new analyst first sees them
 (#14): login, queue, a post, the overview and an operator page, from a laptop window (1000 px)
-down to a tablet held upright (768 px). Nothing overflows its box, no word of the queue is cut
-in two, the decision column is whole, Arabic runs right to left at 18 px or more and is drawn
-in an Arabic font (Debian's fonts-noto-core). The screenshots are kept under var/screenshots/.
+down to a tablet held upright (768 px). Nothing overflows its box, no word of the queue or of
+the channels page is cut in two, the decision column is whole, every field of the channels page
+is labelled and shows its whole group name, the post's suppression boxes sit beside their
+phrases, Arabic runs right to left at 18 px or more and is drawn in an Arabic font (Debian's
+fonts-noto-core). The screenshots are kept under var/screenshots/.
 Needs Debian's chromium (test_web_browser.py); MONITOR_REQUIRE_BROWSER=1 turns a skip into a
 failure."""
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ import pytest
 from sqlalchemy import select
 
 from monitor.demo_logins import DEMO_PASSWORD
+from monitor.store.channels import ensure_channel, get_channel
 from monitor.store.db import make_engine, session_factory
 from monitor.store.models import Channel, Match, Post
 from monitor.web.app import create_app
@@ -96,6 +100,53 @@ ARABIC_JS = """(selector) => Array.from(document.querySelectorAll(selector))
   })"""
 
 
+# The channels page's fields without a name a reader can hear or see (no aria-label, no
+# <label> around or for them), and those whose value does not fit their box ("Islamic Resi").
+FIELDS_JS = """() => {
+  const unnamed = [], cut = [];
+  for (const el of document.querySelectorAll("main input:not([type=hidden]), main select")) {
+    const name = (el.getAttribute("aria-label") || "").trim()
+      || Array.from(el.labels || []).map((l) => l.innerText).join(" ").trim();
+    if (!name) { unnamed.push(el.outerHTML.slice(0, 80)); }
+    if (el.tagName === "INPUT" && el.value && el.scrollWidth > el.clientWidth + 1) {
+      cut.push(el.name + ": " + JSON.stringify(el.value));
+    }
+  }
+  return { unnamed, cut };
+}"""
+# The post's suppression boxes: the top of each box against the top of its phrase's first line.
+SUPPRESS_JS = """() => Array.from(document.querySelectorAll("fieldset label.sup")).map((l) => {
+  const box = l.querySelector("input").getBoundingClientRect();
+  const range = document.createRange();
+  range.selectNodeContents(l.querySelector("bdi"));
+  const first = Array.from(range.getClientRects()).sort((a, b) => a.top - b.top)[0];
+  return { apart: Math.round(Math.abs((box.top + box.bottom) / 2 - (first.top + first.bottom) / 2)),
+           text: l.innerText.slice(0, 30) };
+})"""
+# A channel's health at its worst, to lay out: a handle of Telegram's 32 letters, an Arabic
+# group name, a long error, gaps and a cooldown; disabled.
+TROUBLED = "a_channel_with_32_letters_handle"
+ARABIC_GROUP = "سرايا الاختبار الطويلة"
+
+
+def trouble(sessions: Any) -> None:
+    now = datetime.now(UTC)
+    with sessions.begin() as s:
+        c = ensure_channel(s, TROUBLED, title="قناة الاختبار | Test Channel", group=ARABIC_GROUP)
+        c.enabled = False
+        c.status = "cooldown"
+        c.cooldown_until = now + timedelta(hours=2)
+        c.gaps = [[1200, 1234], [1300, 1302], [1410, 1499], [1600, 1601]]
+        c.last_error_at = now - timedelta(minutes=30)
+        c.last_error = (
+            "FloodWaitError: a wait of 7200 seconds is required (caused by "
+            "GetHistoryRequest) https://t.me/s/a_channel_with_32_letters_handle?before=1234"
+        )
+        kahf = get_channel(s, "kahf_media")
+        assert kahf is not None
+        kahf.gaps = [[7, 9]]
+
+
 FIRST_LETTER_ARABIC = re.compile(r"[^A-Za-z\u0600-\u06ff]*[\u0600-\u06ff]")
 
 
@@ -109,6 +160,7 @@ def browser() -> Iterator[Any]:
 class Demo:
     url: str
     post: int  # a flagged Arabic post of the sample
+    sessions: Any
 
 
 @pytest.fixture
@@ -131,7 +183,7 @@ def demo_served(run_cli: Any, tmp_path: Path) -> Iterator[Demo]:
     app = create_app(settings(demo_logins=True), sessions, demo=True)
     try:
         with serving(app) as base:
-            yield Demo(base, post)
+            yield Demo(base, post, sessions)
     finally:
         engine.dispose()
 
@@ -171,6 +223,7 @@ def test_main_pages_fit_from_laptop_to_tablet_with_arabic_right_to_left(
 ) -> None:
     # (the browser first: without chromium the test skips before the demo is built)
     base = demo_served.url
+    trouble(demo_served.sessions)
     overflow: list[str] = []
     for width in WIDTHS:
         context = browser.new_context(viewport={"width": width, "height": 900})
@@ -203,6 +256,11 @@ def test_main_pages_fit_from_laptop_to_tablet_with_arabic_right_to_left(
         fonts = drawn_with(context, page, "#post-text")
         arabic = {f: n for f, n in fonts.items() if "Arabic" in f}
         assert arabic, f"Arabic drawn without an Arabic font ({fonts}): install fonts-noto-core"
+        # each suppression box beside its phrase, and a note box as wide as the form
+        boxes = page.evaluate(SUPPRESS_JS)
+        assert boxes and all(b["apart"] <= 6 for b in boxes), (width, boxes)
+        note = page.locator("form.decide textarea[name=note]").bounding_box()
+        assert note is not None and note["width"] >= 300 and note["height"] >= 60, (width, note)
 
         page.goto(base + "/overview")
         overflow += look(page, "overview", width)
@@ -215,6 +273,20 @@ def test_main_pages_fit_from_laptop_to_tablet_with_arabic_right_to_left(
         demo_sign_in(page, base, "demo-operator")
         page.goto(base + "/channels")
         overflow += look(page, "channels", width)
-        assert "fajr_commander" in page.locator("main").inner_text()
+        text = page.locator("main").inner_text()
+        assert "fajr_commander" in text and TROUBLED in text and ARABIC_GROUP in text
+        split = page.evaluate(SPLIT_WORDS_JS, "table.channels th, table.channels td")
+        assert not split, (width, split)
+        fields = page.evaluate(FIELDS_JS)
+        assert fields == {"unnamed": [], "cut": []}, (width, fields)
+        # the table fits the window rather than scrolling in its wrapper
+        assert page.evaluate(
+            "(() => { const w = document.querySelector('.table-wrap');"
+            " return w.scrollWidth <= w.clientWidth; })()"
+        ), width
+        # the group names whole and Arabic isolated, in the column and in the field
+        group = page.locator("tbody.channel", has_text=TROUBLED).locator("td.group bdi")
+        assert group.inner_text() == ARABIC_GROUP and group.get_attribute("dir") == "auto"
+        assert "Islamic Resistance in Iraq" in page.locator("td.group").all_inner_texts()
         context.close()
     assert not overflow, "\n".join(overflow)
