@@ -149,7 +149,7 @@ def test_operator_and_admin_logins_work(run_cli: CliRunner, tmp_path: Path) -> N
     assert login(operator, "demo-operator", DEMO_PASSWORD) == 303
     channels = operator.get("/channels")
     assert channels.status_code == 200
-    assert "fajr_commander" in channels.text and "<td>leader</td>" in channels.text
+    assert "fajr_commander" in channels.text and '<td class="ckind">leader</td>' in channels.text
     assert operator.get("/audit").status_code == 200
     assert operator.get("/users").status_code == 403
     admin = console(url, demo_logins=True)

@@ -58,10 +58,12 @@ def test_flagging_precision_and_recall(matcher: Matcher) -> None:
 
 
 def test_flagging_on_the_whole_dev_split(matcher: Matcher) -> None:
-    # Measured 0.984 / 0.861 when the blind-written dev posts came in (#12): a floor, not a goal.
+    # Measured 0.984 / 0.861 when the blind-written dev posts came in, 0.986 / 0.975 after the
+    # rules were tuned on them (#12): a floor against regressions, not a measure of quality
+    # (the test split is; tests/eval/README.md).
     precision, recall, misses = _flag_figures(matcher, _dev())
-    assert precision >= 0.97, (precision, misses)
-    assert recall >= 0.85, (recall, misses)
+    assert precision >= 0.975, (precision, misses)
+    assert recall >= 0.96, (recall, misses)
 
 
 HELD_OUT = EVAL.with_name("test.jsonl")

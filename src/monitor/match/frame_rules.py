@@ -44,6 +44,8 @@ _FRAME_FIELDS = (
     "not_after",
     "weight",
     "title",
+    "description",
+    "example",
 )
 # Role classes that are not lemma classes: the first-person voice, context classes, signals.
 SELF = "self"
@@ -87,6 +89,8 @@ class Frame:
     not_after: list[FrameRef] = field(default_factory=list)
     weight: float | None = None
     title: str = ""
+    description: str = ""
+    example: str = ""
     # Where it was written, for the errors found once every file is read (an unknown class).
     source: tuple[str, int] | None = field(default=None, compare=False)
 
@@ -251,6 +255,8 @@ def load_frames(reader: Any, node: Any, frames: list[Frame]) -> None:
                 refs("not_after"),
                 reader.number(m["weight"][1], "weight", 0, 100) if "weight" in m else None,
                 reader.string(m["title"][1], "title") if "title" in m else "",
+                reader.string(m["description"][1], "description") if "description" in m else "",
+                reader.string(m["example"][1], "example") if "example" in m else "",
                 (str(reader.path), item.start_mark.line + 1),
             )
         )

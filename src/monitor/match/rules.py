@@ -68,6 +68,10 @@ class PhraseRule:
     window: int
     excludes: list[Pattern]
     where: tuple[str, int | None] = ("", None)  # file and line, for late checks
+    # In words for analysts ("Why this score", #14): never matched, never scored.
+    title: str = ""
+    description: str = ""
+    example: str = ""
 
 
 @dataclass
@@ -311,6 +315,7 @@ def _rule(rs: RuleSet, reader: _Reader, item: yaml.Node, seen: set[str]) -> Phra
             "requires_context",
             "window",
             "excludes",
+            *WORDS_FIELDS,
         ):
             raise reader.fail(knode, f"unknown rule field {key!r}")
     weight = reader.number(m["weight"][1], "weight", 0, 100) if "weight" in m else None
@@ -322,7 +327,19 @@ def _rule(rs: RuleSet, reader: _Reader, item: yaml.Node, seen: set[str]) -> Phra
     pats = _patterns(rs, reader, m["patterns"][1], ("rule", rid))
     req_node = m["requires_context"][1] if "requires_context" in m else item
     where = (str(reader.path), req_node.start_mark.line + 1)
-    return PhraseRule(rid, kind, weight, pats, req, window, excludes, where)
+    title, description, example = read_words(reader, m)
+    return PhraseRule(
+        rid, kind, weight, pats, req, window, excludes, where, title, description, example
+    )
+
+
+WORDS_FIELDS = ("title", "description", "example")
+
+
+def read_words(reader: Any, m: dict[str, tuple[yaml.Node, yaml.Node]]) -> tuple[str, str, str]:
+    """A rule's or frame's ``title``, ``description`` and ``example`` (each optional)."""
+    got = [reader.string(m[f][1], f) if f in m else "" for f in WORDS_FIELDS]
+    return got[0], got[1], got[2]
 
 
 def _check_contexts(rs: RuleSet) -> None:

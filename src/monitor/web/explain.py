@@ -81,6 +81,7 @@ class _Item:
     title: str = ""
     description: str = ""
     note: str = ""
+    example: str = ""
 
 
 @dataclass
@@ -136,7 +137,8 @@ def _read(notes: RuleNotes, doc: dict[str, Any]) -> None:
 
     def item(m: dict[str, Any], key: str = "id") -> _Item:
         return _Item(
-            str(m.get(key, "")), *(str(m.get(k) or "") for k in ("title", "description", "note"))
+            str(m.get(key, "")),
+            *(str(m.get(k) or "") for k in ("title", "description", "note", "example")),
         )
 
     notes.rules += [item(m) for m in items("rules")]
