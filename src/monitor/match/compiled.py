@@ -11,12 +11,11 @@ stale file. The screen's Aho-Corasick automaton cannot be pickled and is rebuilt
 from __future__ import annotations
 
 import hashlib
-import os
-import pickle
 from functools import cache
 from pathlib import Path
 
 from .. import __version__
+from ..files import load_cached, save_cached
 from .phrases import Pattern, PhraseSet
 from .quran import QuranIndex
 from .rules import RuleSet
@@ -78,26 +77,17 @@ def load_compiled(
     if cache_dir is None:
         return _build(rules, index)
     path = cache_dir / f"compiled-{_FORMAT}-{rules.version}-{__version__}-{_code_digest()}.pickle"
-    try:
-        with path.open("rb") as fh:
-            cached = pickle.load(fh)
-        if (
-            isinstance(cached, tuple)
-            and len(cached) == 2
-            and isinstance(cached[0], PhraseSet)
-            and isinstance(cached[1], Screen)
-        ):
-            return cached[0], cached[1]
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
-        pass
+    cached = load_cached(
+        path,
+        lambda c: (
+            isinstance(c, tuple)
+            and len(c) == 2
+            and isinstance(c[0], PhraseSet)
+            and isinstance(c[1], Screen)
+        ),
+    )
+    if cached is not None:
+        return cached[0], cached[1]
     built = _build(rules, index)
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        # Per process, so two workers starting together never interleave their writes.
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump(built, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
-    except OSError:
-        pass  # a read-only cache dir only costs the rebuild
+    save_cached(path, built)
     return built

@@ -5,7 +5,6 @@ original text, and how common a word is in ordinary Arabic (``wordfreq``)."""
 from __future__ import annotations
 
 import math
-import pickle
 import re
 import unicodedata
 from bisect import bisect_left, insort
@@ -16,6 +15,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..files import load_cached, save_cached
 from .normalize import Normalized, normalize
 from .quran import Alignment
 
@@ -88,13 +88,9 @@ def load_zipf(cache_dir: Path | None, key: str, vocab: Iterable[str]) -> dict[st
     ``cache_dir`` beside the Quran index, under the same ``key``."""
     path = cache_dir / f"quran-zipf-{key}.pickle" if cache_dir is not None else None
     if path is not None:
-        try:
-            with path.open("rb") as fh:
-                cached = pickle.load(fh)
-            if isinstance(cached, dict):
-                return cached
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
-            pass
+        cached = load_cached(path, lambda c: isinstance(c, dict))
+        if cached is not None:
+            return dict(cached)
     from wordfreq import get_frequency_dict
 
     wanted = set(vocab)
@@ -105,14 +101,7 @@ def load_zipf(cache_dir: Path | None, key: str, vocab: Iterable[str]) -> dict[st
             freqs[folded] = freqs.get(folded, 0.0) + f
     table = {w: math.log10(f) + 9 for w, f in freqs.items()}
     if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            with tmp.open("wb") as fh:
-                pickle.dump(table, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            tmp.replace(path)
-        except OSError:
-            pass  # a read-only cache dir only costs the rebuild
+        save_cached(path, table)
     return table
 
 

@@ -11,7 +11,6 @@ quotes running over two ayahs and slightly misspelt quotes are all found.
 
 from __future__ import annotations
 
-import pickle
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cache
@@ -20,6 +19,7 @@ from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
+from ..files import load_cached, save_cached
 from .normalize import normalize
 from .screen import Screen
 
@@ -242,22 +242,11 @@ def load_index(cache_dir: Path | None, version: str) -> QuranIndex:
     if cache_dir is None:
         return _build()
     path = cache_dir / f"quran-index-{_FORMAT}-{version}.pickle"
-    try:
-        with path.open("rb") as fh:
-            cached = pickle.load(fh)
-        if isinstance(cached, QuranIndex):
-            return cached
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
-        pass
+    cached = load_cached(path, lambda c: isinstance(c, QuranIndex))
+    if isinstance(cached, QuranIndex):
+        return cached
     index = _build()
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump(index, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
-    except OSError:
-        pass  # a read-only cache dir only costs the rebuild
+    save_cached(path, index)
     return index
 
 

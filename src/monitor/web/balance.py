@@ -20,6 +20,8 @@ from pathlib import Path
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from monitor.files import write_atomic
+
 # A connection counts as served while it sent a request this recently; an analyst reading a
 # page longer than this leaves no load behind.
 ACTIVE_SECONDS = 2.0
@@ -41,9 +43,8 @@ class LoadBoard:
         self.post(0)
 
     def post(self, connections: int) -> None:
-        tmp = self._path.with_suffix(".tmp")
-        tmp.write_text(str(connections))
-        os.replace(tmp, self._path)  # readers see the old count or the new, never half
+        # Readers see the old count or the new, never half.
+        write_atomic(self._path, str(connections).encode())
 
     def least_other(self) -> int | None:
         """The fewest connections any other live process holds; None when alone."""
