@@ -4,6 +4,12 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 
+# Tesseract and its Arabic data read statement images (#13); fonts-noto-core is not needed
+# here (only the browser tests draw Arabic).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-ara \
+    && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first, so code edits do not reinstall them.
 COPY pyproject.toml README.md ./
 COPY src/monitor/__init__.py src/monitor/__init__.py
@@ -15,10 +21,11 @@ COPY alembic.ini ./
 COPY config ./config
 
 RUN useradd --system --uid 10001 --home /app monitor \
-    && mkdir -p /app/var && chown monitor /app/var
+    && mkdir -p /app/var /app/media && chown monitor /app/var /app/media
 USER monitor
 
-# var/ holds the Telegram session file (mode 0600) and caches: mount it as a volume.
+# var/ holds the Telegram session file (mode 0600), caches and the media store (var/media):
+# mount it as a volume.
 VOLUME ["/app/var"]
 EXPOSE 8000
 CMD ["monitor", "run"]

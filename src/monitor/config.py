@@ -63,6 +63,16 @@ class Settings(BaseSettings):
     telegram_flood_sleep_max: int = Field(default=30, ge=0, le=3600)
     telegram_download_media: bool = False
     telegram_media_max_bytes: int = Field(default=20_000_000, ge=0)
+    # Statement images (#13); documented in docs/settings.md and docs/media.md.
+    # var_dir/media unless set: tests and deployments that move var_dir move the images too.
+    media_dir: Path = Field(default_factory=lambda data: Path(data["var_dir"]) / "media")
+    media_max_bytes: int = Field(default=10_000_000, ge=1024, le=1 << 30)
+    media_max_pixels: int = Field(default=40_000_000, ge=10_000, le=1_000_000_000)
+    media_attempts: int = Field(default=5, ge=1, le=100)
+    media_poll_seconds: float = Field(default=15.0, gt=0)
+    ocr_enabled: bool = True
+    ocr_languages: str = Field(default="ara+eng", pattern=r"^[a-z_]{3,12}(\+[a-z_]{3,12}){0,4}$")
+    ocr_timeout: float = Field(default=60.0, gt=0, le=3600)
     web_max_pages: int = Field(default=20, ge=1, le=1000)
     web_timeout: float = Field(default=20.0, gt=0)
     web_retries: int = Field(default=3, ge=1, le=10)

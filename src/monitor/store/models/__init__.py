@@ -21,6 +21,7 @@ from monitor.store.models.core import (
     UTCDateTime,
     utcnow,
 )
+from monitor.store.models.media import JOB_STATES, MEDIA_STATES, Job, MediaFile
 from monitor.store.models.people import (
     REVIEW_DECISIONS,
     AlertOutbox,
@@ -33,6 +34,8 @@ from monitor.store.models.people import (
 )
 
 __all__ = [
+    "JOB_STATES",
+    "MEDIA_STATES",
     "NAMING_CONVENTION",
     "REVIEW_DECISIONS",
     "Account",
@@ -46,8 +49,10 @@ __all__ = [
     "Delivery",
     "Group",
     "JSONType",
+    "Job",
     "LoginFailure",
     "Match",
+    "MediaFile",
     "Post",
     "PostVersion",
     "Review",

@@ -271,6 +271,8 @@ class SignalRow(Base):
     score: Mapped[float] = mapped_column(Float)
     # A frame's roles, {"claimant": {"start", "end", "text"}, ...} as scan prints them (#12).
     roles: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # "ocr" when found in the text read from the post's image; start/end index that text (#13).
+    layer: Mapped[str] = mapped_column(String(10), default="text", server_default="text")
 
 
 class Suppression(Base):
