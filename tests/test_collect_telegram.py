@@ -18,6 +18,7 @@ from monitor.collect.source import PassResult
 from monitor.collect.telegram import TelethonSource
 from monitor.config import Settings
 from monitor.errors import ConfigError
+from monitor.media.store import MediaStore
 from monitor.pipeline import build_pipeline
 from monitor.store.channels import ensure_channel
 from monitor.store.ingest import Changed
@@ -102,7 +103,7 @@ def test_media_download_is_capped_and_hashed(h: Harness, tmp_path: Path) -> None
     h.fake.post("kataib", "صورة", media=photo(1000))
     h.fake.post("kataib", "فيديو كبير", media=video(10, 50_000_000))
     h.add("kataib")
-    h.cycle(h.collector(media_dir=tmp_path / "media", media_max_bytes=10_000))
+    h.cycle(h.collector(files=MediaStore(tmp_path / "media", max_bytes=10_000)))
     posts = h.posts("kataib")
     assert posts[1].media_sha256 is not None and posts[2].media_sha256 is None
     assert h.fake.downloads == 1

@@ -9,7 +9,9 @@
   Either field being malformed rejects the message.
 * Media: photos are JPEG (exports give them no MIME type); a ``file`` without ``media_type`` is a
   document. A sha256 is computed only when ``media_root`` is given and the file is really there
-  (exports made without media hold a "File not included" placeholder).
+  (exports made without media hold a "File not included" placeholder). ``path`` names the image
+  the media job reads (#13): the photo, an image sent as a file, or a video's ``thumbnail``;
+  the sha256 stays the hash of the message's own file.
 * Forwards: ``forwarded_from_id`` ``channel<N>`` becomes ``"<N>"``; other peers (``user<N>``) are
   kept verbatim. Exports never name the original message id, nor views or forward counts.
 """
@@ -17,6 +19,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -179,20 +183,32 @@ def _media(
     msg: dict[str, Any], fail: Callable[[str], RecordError], media_root: Path | None
 ) -> MediaInfo | None:
     if "photo" in msg:
+        photo = _export_file(msg["photo"], media_root)
         return MediaInfo(
             type="photo",
             mime="image/jpeg",
             size=_field(msg, "photo_file_size", int, fail),
-            sha256=_file_sha256(msg["photo"], media_root),
+            sha256=_sha256(photo),
+            path=str(photo) if photo is not None else None,
         )
     if "file" in msg:
         media_type = _field(msg, "media_type", str, fail)
+        kind = _MEDIA_TYPES.get(media_type, media_type) if media_type else "document"
+        mime = _field(msg, "mime_type", str, fail)
+        file = _export_file(msg["file"], media_root)
+        # The image the media job reads (#13): an image sent as a file, or a video's still.
+        image = None
+        if kind == "document" and mime is not None and mime.lower().startswith("image/"):
+            image = file
+        elif kind == "video":
+            image = _export_file(msg.get("thumbnail"), media_root)
         return MediaInfo(
-            type=_MEDIA_TYPES.get(media_type, media_type) if media_type else "document",
-            mime=_field(msg, "mime_type", str, fail),
+            type=kind,
+            mime=mime,
             size=_field(msg, "file_size", int, fail),
             duration=_field(msg, "duration_seconds", float, fail),
-            sha256=_file_sha256(msg["file"], media_root),
+            sha256=_sha256(file),
+            path=str(image) if image is not None else None,
         )
     for key, kind in (
         ("poll", "poll"),
@@ -204,16 +220,37 @@ def _media(
     return None
 
 
-def _file_sha256(relative: object, media_root: Path | None) -> str | None:
-    # Paths come from the file being read: never follow one out of the export folder.
+def _export_file(relative: object, media_root: Path | None) -> Path | None:
+    """The export's file named by ``relative``, resolved; None unless it is a regular file
+    inside ``media_root``.
+
+    Paths come from the file being read: never follow one out of the export folder, neither
+    by ``..`` nor by a symlink (resolving follows links, so a link to outside lands outside).
+    """
     if media_root is None or not isinstance(relative, str) or not relative or "\0" in relative:
         return None
-    root = media_root.resolve()
     try:
+        root = media_root.resolve()
         candidate = (root / relative).resolve()
         if not candidate.is_relative_to(root) or not candidate.is_file():
             return None
-        with candidate.open("rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except (OSError, RuntimeError, ValueError):  # RuntimeError: a symlink loop
+        return None
+    return candidate
+
+
+def _sha256(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        # O_NOFOLLOW: a link swapped in after the check above is not read through.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
         return None
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+        except OSError:
+            return None

@@ -91,6 +91,7 @@ class FakeTelegramClient:
         self.requests = 0  # GetHistory requests
         self.history_calls: Counter[str] = Counter()  # iter_messages calls per channel
         self.downloads = 0
+        self.downloaded: list[tuple[int, Any]] = []  # (message id, thumb asked for)
         self._failures: list[_Failure] = []
         # What Message._finish_init reads off a real client.
         self._self_id = 0
@@ -257,9 +258,20 @@ class FakeTelegramClient:
         if failure and yielded >= failure.after:
             raise failure.exc
 
-    async def download_media(self, message: Any, file: Any = None) -> bytes:
+    async def download_media(
+        self, message: Any, file: Any = None, *, thumb: Any = None
+    ) -> bytes | None:
         self.downloads += 1
+        self.downloaded.append((message.id, thumb))
         failure = self._failure("download", "")
         if failure:
             raise failure.exc
-        return f"media of message {message.id}".encode()
+        if thumb is None:
+            return f"media of message {message.id}".encode()
+        # Like Telethon: a size the media does not have downloads nothing.
+        media = getattr(message, "media", None)
+        holder = getattr(media, "photo", None) or getattr(media, "document", None)
+        sizes = getattr(holder, "sizes", None) or getattr(holder, "thumbs", None) or []
+        if not any(getattr(size, "type", None) == thumb for size in sizes):
+            return None
+        return f"media of message {message.id}, size {thumb}".encode()

@@ -29,6 +29,15 @@ class MediaInfo:
     size: int | None = None
     duration: float | None = None
     sha256: str | None = None
+    # Where the post's image can be got later (#13), for the media job when ``sha256`` is None
+    # or names bytes not in the media store (an export's file). Left out of equality: they say
+    # where the bytes are, not what the post is (the preview's CDN address changes between
+    # loads), and ingest never stores them on the post.
+    url: str | None = field(default=None, compare=False)  # the web preview's image address
+    path: str | None = field(default=None, compare=False)  # an export's file, inside the export
+    # A still kept in the media store in place of a file not taken (a video's thumbnail, an
+    # image file past the cap), while ``sha256`` stays the hash of the file itself.
+    thumb_sha256: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,15 +4,22 @@ Everything Telegram is reached through ``TelegramClientLike`` (the few client ca
 tests and the benchmark drive this module with ``monitor.collect.fake`` instead of the network.
 History is read oldest-first from the cursor, so each committed batch can advance the cursor
 and a pass cut short anywhere loses nothing (issue #4).
+
+Images (#13): a photo (its largest size under the media store's cap), an image sent as a file,
+and a video's still frame go into the media store whenever one is given; other files only when
+``telegram_download_media`` adds a second store for them. ``MediaInfo.sha256`` names the media
+itself as kept, ``thumb_sha256`` a still kept in place of a file not taken (a video's). A
+download that fails leaves them None for the media job to fetch later; it never costs the post
+its text.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import dataclasses
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from telethon import errors
@@ -32,7 +39,9 @@ from monitor.collect.source import (
     Resolved,
     SourceError,
 )
+from monitor.media.store import MediaStore
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # GetHistory returns at most 100 messages per request; one batch per request.
@@ -64,7 +73,7 @@ class TelegramClientLike(Protocol):
         reverse: bool = False,
     ) -> AsyncIterator[Any]: ...
 
-    async def download_media(self, message: Any, file: Any = None) -> Any: ...
+    async def download_media(self, message: Any, file: Any = None, *, thumb: Any = None) -> Any: ...
 
 
 class StaleEntity(ChannelUnavailable):
@@ -82,6 +91,80 @@ def _largest_photo_size(photo: Any) -> int | None:
         if isinstance(value, int) and (best is None or value > best):
             best = value
     return best
+
+
+def _thumb_bytes(size: Any) -> int | None:
+    """What downloading one photo size costs; None for sizes that are no picture to read.
+
+    The stripped size is a ~40 px blur inlined in the message and a path size is a sticker's
+    outline: neither holds legible text. Video sizes are animations, not stills.
+    """
+    value: object = None
+    if isinstance(size, types.PhotoSize):
+        value = size.size
+    elif isinstance(size, types.PhotoSizeProgressive):
+        value = max(size.sizes) if size.sizes else None
+    elif isinstance(size, types.PhotoCachedSize):
+        value = len(size.bytes)
+    return value if isinstance(value, int) else None
+
+
+def best_thumb(sizes: Any, max_bytes: int) -> str | None:
+    """The type letter of the largest readable size not over ``max_bytes`` (None if none is).
+
+    Passed to ``download_media(thumb=...)`` as the type string: Telethon looks a string up
+    among the sizes, while a PhotoSizeProgressive object is not one it accepts.
+    """
+    best: tuple[int, str] | None = None
+    for size in sizes or []:
+        cost = _thumb_bytes(size)
+        if cost is not None and cost <= max_bytes and (best is None or cost > best[0]):
+            best = (cost, size.type)
+    return best[1] if best else None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ImagePlan:
+    """How to get a message's image: the whole file (``thumb`` None) or one of its sizes."""
+
+    thumb: str | None
+
+
+def image_plan(media: Any, max_bytes: int) -> ImagePlan | None:
+    """What to download to keep the image of ``media``, or None when it has none under the cap.
+
+    A photo: its largest size under the cap. An image document: the file when it fits, else
+    its largest thumbnail. A video: its still frame only, never the video.
+    """
+    if isinstance(media, types.MessageMediaPhoto) and isinstance(media.photo, types.Photo):
+        thumb = best_thumb(media.photo.sizes, max_bytes)
+        return ImagePlan(thumb) if thumb else None
+    info = media_info(media)
+    if info is None or not isinstance(media, types.MessageMediaDocument):
+        return None
+    doc = media.document
+    if info.type == "document" and (info.mime or "").lower().startswith("image/"):
+        if info.size is not None and info.size <= max_bytes:
+            return ImagePlan(None)
+    elif info.type != "video":
+        return None
+    thumb = best_thumb(getattr(doc, "thumbs", None), max_bytes)
+    return ImagePlan(thumb) if thumb else None
+
+
+async def download_image(client: TelegramClientLike, msg: Any, max_bytes: int) -> bytes | None:
+    """The bytes of ``msg``'s image as ``image_plan`` chooses it; None if it has none.
+
+    Errors are the caller's: the source logs them, the media job retries them.
+    """
+    plan = image_plan(msg.media, max_bytes)
+    if plan is None:
+        return None
+    if plan.thumb is None:
+        data = await client.download_media(msg, bytes)
+    else:
+        data = await client.download_media(msg, bytes, thumb=plan.thumb)
+    return data if isinstance(data, bytes) else None
 
 
 def media_info(media: Any, sha256: str | None = None) -> MediaInfo | None:
@@ -129,8 +212,13 @@ def forward_info(msg: Any) -> ForwardInfo | None:
     return ForwardInfo(channel, fwd.channel_post, name)
 
 
-def record_from_message(msg: Any, *, media_sha256: str | None = None) -> PostRecord:
+def record_from_message(
+    msg: Any, *, media_sha256: str | None = None, thumb_sha256: str | None = None
+) -> PostRecord:
     reply = msg.reply_to
+    media = media_info(msg.media, media_sha256)
+    if media is not None and thumb_sha256 is not None:
+        media = dataclasses.replace(media, thumb_sha256=thumb_sha256)
     return PostRecord(
         message_id=msg.id,
         date=msg.date.astimezone(UTC),
@@ -140,7 +228,7 @@ def record_from_message(msg: Any, *, media_sha256: str | None = None) -> PostRec
         forwards=msg.forwards,
         forwarded_from=forward_info(msg),
         reply_to=reply.reply_to_msg_id if isinstance(reply, types.MessageReplyHeader) else None,
-        media=media_info(msg.media, media_sha256),
+        media=media,
         edited_at=msg.edit_date.astimezone(UTC) if msg.edit_date else None,
     )
 
@@ -179,17 +267,22 @@ class TelethonSource:
         flood_sleep_max: int = 30,
         max_posts: int = 2000,
         initial_posts: int = 100,
-        media_dir: Path | None = None,
-        media_max_bytes: int = 20_000_000,
+        media: MediaStore | None = None,
+        files: MediaStore | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """``media`` keeps images (photos, image files, video stills) under its cap; ``files``,
+        when given, also keeps every other file under its own cap (telegram_download_media)."""
         self.client = client
         self.flood_sleep_max = flood_sleep_max
         self.max_posts = max_posts
         self.initial_posts = initial_posts
-        self.media_dir = media_dir
-        self.media_max_bytes = media_max_bytes
+        self.media = media
+        self.files = files
         self.sleep = sleep
+        # After a flood wait too long to sleep through on a download, downloads stop until it
+        # ends (the media job fetches those images later) instead of cooling the channel down.
+        self._downloads_after: datetime | None = None
 
     async def _flood(self, exc: errors.FloodWaitError, handle: str) -> None:
         seconds = int(exc.seconds)
@@ -227,19 +320,67 @@ class TelethonSource:
             raise ChannelUnavailable(f"@{state.handle} is not a channel", status="missing")
         return Resolved(entity.id, entity.access_hash, entity.title)
 
+    async def _keep(
+        self, handle: str, msg: Any, store: MediaStore, get: Callable[[], Awaitable[Any]]
+    ) -> str | None:
+        """Download into ``store``; None (logged) when it fails: the text goes on regardless."""
+        if self._downloads_after is not None:
+            if datetime.now(UTC) < self._downloads_after:
+                return None
+            self._downloads_after = None
+        try:
+            data = await self._call(handle, get)
+            return store.put(data) if isinstance(data, bytes) else None
+        except Cooldown as exc:
+            self._downloads_after = exc.until
+            log.warning("collect %s: media of message %s not downloaded: %s", handle, msg.id, exc)
+        except Exception as exc:
+            log.warning(
+                "collect %s: media of message %s not downloaded (%s: %s)",
+                handle,
+                msg.id,
+                type(exc).__name__,
+                exc,
+            )
+        return None
+
+    async def _media_hashes(self, msg: Any, handle: str) -> tuple[str | None, str | None]:
+        """(sha256 of the media itself, sha256 of a still kept in its place), as kept."""
+        info = media_info(msg.media)
+        if info is None:
+            return None, None
+        sha = thumb = None
+        whole_tried = False
+        images = self.media
+        plan = image_plan(msg.media, images.max_bytes) if images is not None else None
+        if images is not None and plan is not None:
+            cap = images.max_bytes
+            got = await self._keep(
+                handle, msg, images, lambda: download_image(self.client, msg, cap)
+            )
+            # A photo's largest size under the cap is our copy of the photo; a document's or a
+            # video's thumbnail is only a still standing in for a file we did not take.
+            if plan.thumb is None or info.type == "photo":
+                sha, whole_tried = got, True
+            else:
+                thumb = got
+        files = self.files
+        if (
+            not whole_tried
+            and files is not None
+            and info.size is not None
+            and info.size <= files.max_bytes
+        ):
+            sha = await self._keep(
+                handle, msg, files, lambda: self.client.download_media(msg, bytes)
+            )
+        return sha, thumb
+
     async def _record(self, msg: Any, handle: str) -> PostRecord:
-        sha = None
-        if self.media_dir is not None and msg.media is not None:
-            info = media_info(msg.media)
-            if info and info.size is not None and info.size <= self.media_max_bytes:
-                data = await self._call(handle, lambda: self.client.download_media(msg, bytes))
-                if isinstance(data, bytes):
-                    sha = hashlib.sha256(data).hexdigest()
-                    target = self.media_dir / sha[:2] / sha
-                    if not target.exists():
-                        target.parent.mkdir(parents=True, exist_ok=True)
-                        target.write_bytes(data)
-        return record_from_message(msg, media_sha256=sha)
+        sha = thumb = None
+        if msg.media is not None:
+            sha, thumb = await self._media_hashes(msg, handle)
+        return record_from_message(msg, media_sha256=sha, thumb_sha256=thumb)
 
     async def _ascending(
         self, state: ChannelState, after: int, before: int, limit: int, top: int

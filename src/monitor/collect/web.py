@@ -52,6 +52,20 @@ _MEDIA = (
     (".tgme_widget_message_link_preview", "webpage", None),
 )
 
+# The node whose inline style holds the image a kind of post shows (#13): the photo itself,
+# or the still frame the player shows before a video starts.
+_IMAGE_NODE = {
+    "photo": ".tgme_widget_message_photo_wrap",
+    "video": ".tgme_widget_message_video_thumb",
+}
+# background-image:url(...) with a quoted or bare value; a backslash anywhere in the value is
+# a CSS escape, which is refused rather than decoded.
+_CSS_URL = re.compile(
+    r"""background-image\s*:\s*url\(\s*(?:'([^'\\]*)'|"([^"\\]*)"|([^'"()\\\s]*))\s*\)""",
+    re.I,
+)
+_MAX_URL = 2048
+
 
 class _Retryable(Exception):
     """A response worth asking for again (429, 5xx)."""
@@ -142,6 +156,41 @@ def _first_text(msg: LexborNode, selector: str) -> str | None:
     return node.text(strip=True) if node is not None else None
 
 
+def css_url(style: str | None) -> str | None:
+    """The address in a style's ``background-image:url(...)``, when it is a plain http(s) URL.
+
+    The page is the adversary's: anything odd (CSS escapes, quotes or spaces inside the value,
+    control characters, other schemes such as javascript: or data:, a user:password@ part)
+    gives None rather than a guess. The fetcher checks the host again before asking for it.
+    """
+    if not style or len(style) > 8192:
+        return None
+    m = _CSS_URL.search(style)
+    if m is None:
+        return None
+    value = next(g for g in m.groups() if g is not None)
+    if not value or len(value) > _MAX_URL or not value.isascii() or not value.isprintable():
+        return None
+    if " " in value:  # a real address has it escaped as %20; a bare one is something else
+        return None
+    try:
+        parts = urlsplit(value)
+        host, _ = parts.hostname, parts.port
+    except ValueError:  # a malformed port or IPv6 literal
+        return None
+    if parts.scheme not in ("http", "https") or not host or "@" in parts.netloc:
+        return None
+    return value
+
+
+def _image_url(msg: LexborNode, kind: str) -> str | None:
+    # An album is one post: its first image stands for it. Quoted replies carry their own
+    # thumbnail under another class, so it is never mistaken for the post's image.
+    selector = _IMAGE_NODE.get(kind)
+    node = msg.css_first(selector) if selector else None
+    return css_url(node.attributes.get("style")) if node is not None else None
+
+
 def _media(msg: LexborNode) -> MediaInfo | None:
     for selector, kind, mime in _MEDIA:
         if msg.css_first(selector) is None:
@@ -151,7 +200,13 @@ def _media(msg: LexborNode) -> MediaInfo | None:
             or _first_text(msg, ".tgme_widget_message_voice_duration")
         )
         size = _size(_first_text(msg, ".tgme_widget_message_document_extra"))
-        return MediaInfo(kind, mime, size if kind == "document" else None, duration)
+        return MediaInfo(
+            kind,
+            mime,
+            size if kind == "document" else None,
+            duration,
+            url=_image_url(msg, kind),
+        )
     return None
 
 

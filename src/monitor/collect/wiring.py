@@ -13,6 +13,7 @@ from monitor.collect.source import AccountUnusable, PostSource, SourceError
 from monitor.collect.telegram import TelegramClientLike, TelethonSource
 from monitor.collect.web import WebSource
 from monitor.config import Settings
+from monitor.media.store import MediaStore
 
 Sources = tuple[dict[str, PostSource], dict[str, SourceError]]
 
@@ -29,8 +30,14 @@ def telethon_source(
         flood_sleep_max=settings.telegram_flood_sleep_max,
         max_posts=settings.collect_max_posts,
         initial_posts=settings.collect_initial_posts,
-        media_dir=settings.var_dir / "media" if settings.telegram_download_media else None,
-        media_max_bytes=settings.telegram_media_max_bytes,
+        # Images always (#13): they are what the media job reads. Other files share the
+        # content-addressed folder under their own cap, and only when asked for.
+        media=MediaStore(settings.media_dir, max_bytes=settings.media_max_bytes),
+        files=(
+            MediaStore(settings.media_dir, max_bytes=settings.telegram_media_max_bytes)
+            if settings.telegram_download_media
+            else None
+        ),
         **kwargs,
     )
 
