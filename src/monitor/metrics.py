@@ -61,6 +61,23 @@ MATCHER_SECONDS = Histogram(
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
     registry=REGISTRY,
 )
+MEDIA_QUEUE_DEPTH = Gauge(
+    "monitor_media_queue_depth",
+    "Media jobs waiting (queued or leased), after the last media round (#13)",
+    registry=REGISTRY,
+)
+OCR_SECONDS = Histogram(
+    "monitor_ocr_seconds",
+    "Tesseract time per image, both page modes",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
+MEDIA_JOBS = Counter(
+    "monitor_media_jobs",
+    "Media jobs after an attempt: read (OCR stored), hashed (no OCR), retry, failed",
+    ["result"],
+    registry=REGISTRY,
+)
 DATABASE_UP = Gauge(
     "monitor_database_up",
     "1 while the service reaches its database, 0 during an outage",

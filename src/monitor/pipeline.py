@@ -20,11 +20,11 @@ if TYPE_CHECKING:
     from monitor.match import Matcher
 
 from monitor import metrics
-from monitor.collect.records import PostRecord
+from monitor.collect.records import SOURCES, PostRecord, Source
 from monitor.config import Settings
 from monitor.logs import collection_run_var
 from monitor.store.ingest import Changed, IngestResult, ingest
-from monitor.store.models import Channel, CollectionRun, Group, utcnow
+from monitor.store.models import Channel, CollectionRun, Group, Post, utcnow
 
 INTERRUPTED = "the pass ended without recording its result (process killed or database lost)"
 
@@ -56,6 +56,13 @@ class RunSummary:
         )
 
 
+def _source(name: str) -> Source:
+    for known in SOURCES:
+        if known == name:
+            return known
+    return "export"
+
+
 def batched(
     items: Iterable[PostRecord | Rejection], size: int
 ) -> Iterator[list[PostRecord | Rejection]]:
@@ -85,6 +92,24 @@ class Pipeline:
         if result.new and records:
             metrics.POSTS_INGESTED.labels(group, records[0].source).inc(result.new)
         return result
+
+    def relayer(self, session: Session, channel: Channel, posts: list[Post]) -> None:
+        """Run the hooks again on posts a new layer was added to (the text read from their
+        image, #13), in the caller's transaction: the matcher sees the post whole again,
+        search indexes the new text, and alerts go out for what is now flagged."""
+        changed = [
+            Changed(
+                post_id=p.id,
+                message_id=p.message_id,
+                status="layer",
+                record=PostRecord(
+                    message_id=p.message_id, date=p.date, text=p.text, source=_source(p.source)
+                ),
+            )
+            for p in posts
+        ]
+        for hook in self.hooks:
+            hook(session, channel, changed)
 
     def _group(self, session: Session, group_id: int | None) -> str:
         if group_id not in self._groups:
@@ -169,11 +194,14 @@ def build_pipeline(
     sessions: sessionmaker[Session], settings: Settings, *, matcher: Matcher | None = None
 ) -> Pipeline:
     """The pipeline every command uses, with its hooks in order (each in the batch transaction)."""
+    from monitor.media.enqueue import MediaHook
     from monitor.store.search import index_hook as search_index_hook
 
     pipeline = Pipeline(sessions, batch_size=settings.ingest_batch_size)
     # The search index (issue #5) holds every post, flagged or not.
     pipeline.hooks.append(search_index_hook)
+    # A post's image is queued for download and OCR (#13); the job hands it back via relayer.
+    pipeline.hooks.append(MediaHook(settings))
     if matcher is not None:
         from monitor.match.persist import MatchHook
 

@@ -35,6 +35,7 @@ from monitor.alerts.sender import Sender, SendSummary
 from monitor.collect.collector import Collector
 from monitor.collect.leases import Leases
 from monitor.collect.source import PassResult
+from monitor.media.jobs import MediaSummary, MediaWorker
 from monitor.store.db import unavailable
 from monitor.store.models import Channel
 
@@ -49,10 +50,17 @@ def _jitter(interval: int) -> int:
 
 
 class Service:
-    def __init__(self, collector: Collector, leases: Leases, sender: Sender | None = None) -> None:
+    def __init__(
+        self,
+        collector: Collector,
+        leases: Leases,
+        sender: Sender | None = None,
+        media: MediaWorker | None = None,
+    ) -> None:
         self.collector = collector
         self.leases = leases
         self.sender = sender
+        self.media = media
         self._inflight: set[asyncio.Task[object]] = set()
         self._scheduler: AsyncIOScheduler | None = None
         # Database outage: when it started (monotonic), and the probe waiting for its end.
@@ -178,6 +186,24 @@ class Service:
             )
         return summary
 
+    async def read_media(self) -> MediaSummary | None:
+        """Fetch, hash and read the images that are due (#13): a job of its own, so a burst of
+        statement images never delays a collection pass."""
+        if self.media is None or self.database_down:
+            return None
+        try:
+            with self._in_hand():
+                summary = await self.media.run_once()
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            # A leased media job is taken again once its lease runs out.
+            self._database_down(exc)
+            return None
+        if summary.read or summary.failed or summary.retrying:
+            log.info("%s", summary.line())
+        return summary
+
     async def _job(self, channel_id: int) -> None:
         if self.database_down:
             return
@@ -260,6 +286,14 @@ class Service:
                     self.deliver,
                     IntervalTrigger(seconds=self.sender.settings.alert_poll_seconds, timezone=UTC),
                     id="alerts",
+                    max_instances=1,
+                    coalesce=True,
+                )
+            if self.media is not None:
+                scheduler.add_job(
+                    self.read_media,
+                    IntervalTrigger(seconds=self.media.settings.media_poll_seconds, timezone=UTC),
+                    id="media",
                     max_instances=1,
                     coalesce=True,
                 )

@@ -42,6 +42,8 @@ class Signal:
     ref: str | None = None
     refs: list[str] = field(default_factory=list)
     roles: dict[str, Role] = field(default_factory=dict)  # frame kinds (#12)
+    # "ocr": found in the text read from the post's image; offsets then index that text (#13).
+    layer: str = "text"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -56,6 +58,8 @@ class Signal:
         }
         if self.roles:
             out["roles"] = {k: r.to_dict() for k, r in self.roles.items()}
+        if self.layer != "text":
+            out["layer"] = self.layer
         return out
 
 

@@ -19,6 +19,7 @@ from monitor.config import Settings
 from monitor.match.severity import SEVERITIES
 from monitor.store.channels import post_link
 from monitor.store.ingest import Changed
+from monitor.store.layers import ocr_layers
 from monitor.store.models import (
     AlertOutbox,
     Channel,
@@ -47,7 +48,12 @@ def event_key(match: Match, post: Post) -> str:
 
 
 def alert_payload(
-    post: Post, channel: Channel, match: Match, version: str, settings: Settings
+    post: Post,
+    channel: Channel,
+    match: Match,
+    version: str,
+    settings: Settings,
+    ocr_text: str | None = None,
 ) -> dict[str, Any]:
     return {
         "event": event_key(match, post),
@@ -62,7 +68,14 @@ def alert_payload(
         "kinds": sorted({s.kind for s in match.signals}),
         "refs": sorted({r for s in match.signals for r in s.refs}),
         "text": post.text,
-        "spans": [[s.start, s.end, s.kind, s.rule, s.ref] for s in match.signals],
+        "spans": [
+            [s.start, s.end, s.kind, s.rule, s.ref] for s in match.signals if s.layer != "ocr"
+        ],
+        # The statement read from the post's image, quoted with its own spans (#13).
+        "ocr_text": ocr_text,
+        "ocr_spans": [
+            [s.start, s.end, s.kind, s.rule, s.ref] for s in match.signals if s.layer == "ocr"
+        ],
         "explanation": list(match.explanation),
         "post_url": post_link(channel.handle, post.message_id),
         "console_url": f"{settings.console_url}/posts/{post.id}",
@@ -90,9 +103,12 @@ class OutboxHook:
             .where(Post.id.in_(ids))
         ).all()
         status = {c.post_id: c.status for c in changed}
+        ocr = ocr_layers(session, ids)
         queued: list[dict[str, Any]] = []
         for post, match, version in rows:
-            if status[post.id] != "new":
+            # A post whose image was just read ("layer") is alerted like a new one, once: the
+            # dedup key is the same, so a post already alerted on its caption is not again.
+            if status[post.id] in ("edited", "deleted"):
                 queued += self._follow_ups(session, post, match, status[post.id], now)
             if not match.flagged:
                 continue
@@ -103,7 +119,7 @@ class OutboxHook:
                 channel=channel.handle,
                 group=channel.group.name if channel.group else None,
             )
-            payload = alert_payload(post, channel, match, version, self.settings)
+            payload = alert_payload(post, channel, match, version, self.settings, ocr.get(post.id))
             for sub in subs:
                 if wants(sub, verdict):
                     queued.append(
@@ -154,7 +170,11 @@ class OutboxHook:
                 original_text=row.payload.get("text", ""),
                 text=post.text,
                 # Spans are marked on the text as it is now, by its current verdict.
-                spans=[[x.start, x.end, x.kind, x.rule, x.ref] for x in match.signals],
+                spans=[
+                    [x.start, x.end, x.kind, x.rule, x.ref]
+                    for x in match.signals
+                    if x.layer != "ocr"
+                ],
             )
             out.append(
                 {

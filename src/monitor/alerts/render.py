@@ -64,6 +64,8 @@ class Renderer:
             a.setdefault("change", None)
             a["key"] = key
             a["marked"] = mark_spans(payload.get("text", ""), payload.get("spans", []))
+            ocr = payload.get("ocr_text")
+            a["ocr_marked"] = mark_spans(ocr, payload.get("ocr_spans", [])) if ocr else None
             a["verses"] = {ref: verse_text(ref) for ref in payload.get("refs", [])}
             alerts.append(a)
         rank = ["critical", "high", "medium", "low", "none"]

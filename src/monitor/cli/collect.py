@@ -9,7 +9,11 @@ missing Telegram credentials for `login`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import sys
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import click
 
@@ -18,8 +22,16 @@ from monitor.cli.context import Runtime
 from monitor.collect.collector import Collector
 from monitor.collect.leases import Leases
 from monitor.collect.source import PassResult
+from monitor.collect.telegram import TelegramClientLike, TelethonSource
 from monitor.collect.wiring import live_sources, worker_name
+from monitor.config import Settings
 from monitor.errors import ConfigError
+
+if TYPE_CHECKING:
+    from monitor.media.fetch import TelegramFactory
+    from monitor.scheduler import Service
+
+log = logging.getLogger(__name__)
 
 
 def _report(results: list[PassResult]) -> int:
@@ -40,6 +52,38 @@ def _sender(rt: Runtime) -> Sender:
     return Sender(rt.migrated_sessions(), rt.settings, Renderer(rt.settings.config_dir))
 
 
+def _shared_client(client: TelegramClientLike) -> TelegramFactory:
+    """The collector's own client for the media job: one session file, one client (#13)."""
+
+    @contextlib.asynccontextmanager
+    async def shared() -> AsyncIterator[TelegramClientLike]:
+        yield client
+
+    return shared
+
+
+async def _serve(svc: Service, settings: Settings, once: bool) -> int:
+    if once:
+        code = _report(await svc.cycle())
+        read = await svc.read_media()
+        if read is not None:
+            click.echo(read.line())
+        sent = await svc.deliver()
+        if sent is not None:
+            click.echo(
+                f"alerts: {sent.messages} messages, {sent.sent} delivered, "
+                f"{sent.retrying} to retry, {sent.failed} failed"
+            )
+        return code
+    if settings.metrics_port:
+        from monitor import metrics
+
+        metrics.serve(settings.metrics_port)
+        click.echo(f"metrics on http://127.0.0.1:{settings.metrics_port}/metrics")
+    await svc.serve()
+    return 0
+
+
 async def _collect(rt: Runtime, handle: str | None, *, service: bool, once: bool) -> int:
     from monitor.logs import configure_logging
     from monitor.scheduler import Service
@@ -53,23 +97,29 @@ async def _collect(rt: Runtime, handle: str | None, *, service: bool, once: bool
         if "telethon" in sources:
             collector.account.mark("ok")
         if service:
-            svc = Service(collector, leases, _sender(rt))
-            if once:
-                code = _report(await svc.cycle())
-                sent = await svc.deliver()
-                if sent is not None:
-                    click.echo(
-                        f"alerts: {sent.messages} messages, {sent.sent} delivered, "
-                        f"{sent.retrying} to retry, {sent.failed} failed"
-                    )
-                return code
-            if settings.metrics_port:
-                from monitor import metrics
+            from monitor.media.fetch import media_fetcher
+            from monitor.media.jobs import MediaWorker
 
-                metrics.serve(settings.metrics_port)
-                click.echo(f"metrics on http://127.0.0.1:{settings.metrics_port}/metrics")
-            await svc.serve()
-            return 0
+            telethon = sources.get("telethon")
+            shared = (
+                _shared_client(telethon.client) if isinstance(telethon, TelethonSource) else None
+            )
+            fetcher = media_fetcher(settings, telegram=shared)
+            media = MediaWorker(
+                pipeline,
+                settings,
+                fetcher,
+                worker=worker_name(settings),
+                telegram=shared is not None,
+            )
+            reason = media.ocr_off_reason()
+            if reason:
+                log.warning("statement images are fetched and hashed, not read: %s", reason)
+            svc = Service(collector, leases, _sender(rt), media)
+            try:
+                return await _serve(svc, settings, once)
+            finally:
+                await fetcher.aclose()
         ids = collector.channel_ids(handle)
         if handle is not None and not ids:
             raise ConfigError(f"no such channel: {handle}", key="--channel")

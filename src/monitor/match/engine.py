@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from itertools import accumulate
 from pathlib import Path
 
 from .. import __version__
@@ -21,17 +19,9 @@ from .quran import Alignment, QuranIndex, load_index
 from .rules import PhraseRule, RuleSet
 from .severity import Scorer
 from .shortquote import ShortQuote, ShortQuotes
+from .spans import Span, join_named_targets, near_index, suppress, to_signals
 
 __all__ = ["MatchContext", "MatchResult", "Matcher", "Role", "Signal", "Suppressed"]
-
-# Order in which signals are listed: by position, then this order.
-_KIND_ORDER = {
-    k: i
-    for i, k in enumerate(
-        ("verse_cue", "verse_quote", "readiness", "threat", "allegiance", "attack_claim", "target")
-    )
-}
-
 
 # Lexicon words of frames (#12) are context too: only a frame's action word can start one.
 _CONTEXT_ONLY = frozenset({"context", "exclude", "lex"})
@@ -39,20 +29,6 @@ _CONTEXT_ONLY = frozenset({"context", "exclude", "lex"})
 # and without a quote, only a frame can.
 _SPAN_ROLES = frozenset({"rule", "cue", "formula"})
 _NO_ROLES: frozenset[str] = frozenset()
-
-
-@dataclass
-class _Span:
-    kind: str
-    rule: str
-    t0: int  # token range in the post, end-exclusive
-    t1: int
-    score: float
-    weight: float
-    ref: str | None = None
-    refs: list[str] = field(default_factory=list)
-    note: str = ""
-    roles: dict[str, tuple[int, int]] = field(default_factory=dict)  # token ranges
 
 
 class Matcher:
@@ -72,20 +48,38 @@ class Matcher:
 
     # -- public ------------------------------------------------------------------
 
-    def match(self, text: str, ctx: MatchContext | None = None) -> MatchResult:
-        norm = normalize(text)
-        toks = norm.text.split(" ") if norm.text else []
-        spans, present = self._spans(toks, norm)
-        if not spans:
-            return MatchResult(False, "none", 0.0, [], [])  # most posts end here
+    def match(
+        self, text: str, ctx: MatchContext | None = None, *, ocr: str | None = None
+    ) -> MatchResult:
+        """The verdict on a post: its ``text`` and, when its image was read, the ``ocr`` text.
+
+        The layers are matched apart, so no phrase or frame is made of the caption's end and
+        the image's start, and scored together (#13): a caption "بيان" over an image that
+        claims an attack is a claim. Signals of the image say ``layer="ocr"``, their offsets
+        index ``ocr``."""
         ctx = ctx or MatchContext()
+        spans: list[Span] = []
+        present: set[str] = set()
+        signals: list[Signal] = []
+        explanation: list[str] = []
         dropped: list[str] = []
-        if ctx.suppressed:
-            spans, dropped = _suppress(spans, toks, ctx.suppressed)
+        for layer, body in (("text", text), ("ocr", ocr or "")):
+            norm = normalize(body)
+            toks = norm.text.split(" ") if norm.text else []
+            found, seen = self._spans(toks, norm)
+            if not found:
+                continue  # most posts end here
+            present |= seen
+            if ctx.suppressed:
+                found, why = suppress(found, toks, ctx.suppressed)
+                dropped += why
+            if found:
+                sigs, lines = to_signals(norm, toks, found, layer)
+                signals += sigs
+                explanation += lines
+                spans += found
         if not spans:
             return MatchResult(False, "none", 0.0, [], dropped)
-        signals, explanation = self._signals(norm, toks, spans)
-        explanation += dropped
         weighted: dict[str, tuple[str, str, float]] = {}
         for sp in spans:
             w = sp.weight * sp.score
@@ -103,11 +97,11 @@ class Matcher:
             ctx.group_weight,
         )
         flagged = self.scorer.flagged(severity)
-        return MatchResult(flagged, severity, score, signals, explanation + why)
+        return MatchResult(flagged, severity, score, signals, explanation + dropped + why)
 
     # -- internals -----------------------------------------------------------------
 
-    def _spans(self, toks: list[str], norm: Normalized) -> tuple[list[_Span], set[str]]:
+    def _spans(self, toks: list[str], norm: Normalized) -> tuple[list[Span], set[str]]:
         line = self.screen.line(toks)
         seeds = self.screen.seeds(line)
         # Most posts quote nothing: no Quran 3-gram, quote mark or formula, nothing to align.
@@ -144,7 +138,7 @@ class Matcher:
         rule_hits = by_role.get("rule", [])
         # Targets first: a target found is context for the other families.
         rule_hits.sort(key=lambda h: self.rule_by_id[h.tag[1]].kind != "target")
-        phrase_spans: list[_Span] = []
+        phrase_spans: list[Span] = []
         # Indexed once, not scanned per hit: a 1 MB post has tens of thousands of each (#11).
         near: dict[str, NearIndex] = {}
         unless: dict[str, NearIndex] = {}
@@ -157,20 +151,18 @@ class Matcher:
                 contexts["target"] = [(s.t0, s.t1) for s in phrase_spans if s.kind == "target"]
                 near.pop("target", None)
             if rule.requires_context and not any(
-                _index(near, contexts, name).near(h.start, h.end, rule.window, outside=True)
+                near_index(near, contexts, name).near(h.start, h.end, rule.window, outside=True)
                 for name in rule.requires_context
             ):
                 continue
-            if rule.id in excludes and _index(unless, excludes, rule.id).near(
+            if rule.id in excludes and near_index(unless, excludes, rule.id).near(
                 h.start, h.end, rule.window, outside=False
             ):
                 continue
             weight = rule.weight if rule.weight is not None else self.scorer.kinds[rule.kind]
             note = f"pattern {h.pattern!r}" + (" (one-letter typo)" if h.fuzzy else "")
             phrase_spans.append(
-                _Span(
-                    rule.kind, rule.id, h.start, h.end, 0.9 if h.fuzzy else 1.0, weight, note=note
-                )
+                Span(rule.kind, rule.id, h.start, h.end, 0.9 if h.fuzzy else 1.0, weight, note=note)
             )
         if "trigger" in by_role and self.rules.frames:
             phrase_spans += self._frame_spans(by_role, contexts, phrase_spans)
@@ -182,8 +174,8 @@ class Matcher:
         self,
         by_role: dict[str, list[Hit]],
         contexts: dict[str, list[tuple[int, int]]],
-        phrase_spans: list[_Span],
-    ) -> list[_Span]:
+        phrase_spans: list[Span],
+    ) -> list[Span]:
         lex = [
             (h.tag[1], h.start, h.end) for role in ("lex", "trigger") for h in by_role.get(role, [])
         ]
@@ -200,7 +192,7 @@ class Matcher:
                 starts = {}
                 for i, (t0, t1) in enumerate(targets):
                     starts.setdefault(t0, []).append((i, t1))
-            _join_named_targets(fh.roles, starts)
+            join_named_targets(fh.roles, starts)
             # The statement a phrase rule already caught ("نعلن جاهزيتنا" / "جاهزيتنا لقتال")
             # is one signal, not two that each add to the score: the rule keeps it, and
             # takes the frame's roles.
@@ -217,7 +209,7 @@ class Matcher:
             if same is not None:
                 same.roles = fh.roles
                 continue
-            out.append(_Span(f.kind, f.id, fh.t0, fh.t1, 1.0, weight, note=note, roles=fh.roles))
+            out.append(Span(f.kind, f.id, fh.t0, fh.t1, 1.0, weight, note=note, roles=fh.roles))
         return out
 
     def _verse_spans(
@@ -226,10 +218,10 @@ class Matcher:
         alignments: list[Alignment],
         qmap: list[int],
         size: int,
-    ) -> list[_Span]:
+    ) -> list[Span]:
         idx = self.index
         formulas = by_role.get("formula", [])
-        out: list[_Span] = []
+        out: list[Span] = []
         kept = Containers(size)
         in_formula = Coverage(size, ((f.start, f.end) for f in formulas)) if formulas else None
         for al in alignments:
@@ -255,7 +247,7 @@ class Matcher:
             note = al.why if isinstance(al, ShortQuote) else f"{al.matched} words of the Quran"
             if al.errors:
                 note += f", {al.errors:g} error points (typo 0.5, dropped/extra word 1)"
-            out.append(_Span(kind, rule, t0, t1, round(al.score, 2), weight, refs[0], refs, note))
+            out.append(Span(kind, rule, t0, t1, round(al.score, 2), weight, refs[0], refs, note))
             kept.add(t0, t1)
         for h in by_role.get("cue", []):
             if kept.contains(h.start, h.end):
@@ -263,7 +255,7 @@ class Matcher:
             kept.add(h.start, h.end)
             ref = h.tag[1]
             out.append(
-                _Span(
+                Span(
                     "verse_cue",
                     f"quran:{ref}",
                     h.start,
@@ -280,7 +272,7 @@ class Matcher:
                 continue
             refs = self.formula_refs.get(h.tag[1], [])
             out.append(
-                _Span(
+                Span(
                     "verse_quote",
                     f"formula:{h.tag[1]}",
                     h.start,
@@ -297,69 +289,3 @@ class Matcher:
     def _cue_weight(self, ref: str) -> float:
         cue = self.rules.cues[ref]
         return cue.weight if cue.weight is not None else self.scorer.kinds["verse_cue"]
-
-    def _signals(
-        self, norm: Normalized, toks: list[str], spans: list[_Span]
-    ) -> tuple[list[Signal], list[str]]:
-        ends = list(accumulate(map((1).__add__, map(len, toks))))  # ends[i]: token i+1 start
-        signals: list[Signal] = []
-        lines: list[str] = []
-        spans.sort(key=lambda s: (s.t0, _KIND_ORDER[s.kind], -s.t1))
-        for sp in spans:
-            c0 = ends[sp.t0 - 1] if sp.t0 > 0 else 0
-            c1 = ends[sp.t1 - 1] - 1
-            start, end = norm.to_original(c0, c1)
-            matched = norm.original[start:end]
-            roles = {}
-            for name, (r0, r1) in sp.roles.items():
-                a, b = norm.to_original(ends[r0 - 1] if r0 > 0 else 0, ends[r1 - 1] - 1)
-                roles[name] = Role(a, b, norm.original[a:b])
-            signals.append(
-                Signal(
-                    sp.kind, sp.rule, start, end, matched, sp.score, sp.ref, list(sp.refs), roles
-                )
-            )
-            where = f" [{', '.join(sp.refs)}]" if sp.refs else ""
-            lines.append(
-                f"{sp.kind} {sp.rule}{where}: {matched!r} — {sp.note}; weight {sp.weight:g}"
-                f" x match {sp.score:g}"
-            )
-        return signals, lines
-
-
-def _join_named_targets(
-    roles: dict[str, tuple[int, int]], starts: dict[int, list[tuple[int, int]]]
-) -> None:
-    # "قاعدة عين الأسد": the role is the base named, not the word "base" before the name.
-    # ``starts``: the targets by start, as (position in the target list, end); the first in
-    # list order wins. Looked up, not scanned: a 1 MB post has thousands of targets (#11).
-    for role, (a, b) in roles.items():
-        if role not in ("target", "addressee"):
-            continue
-        found = [(i, t1) for t0 in (b, b + 1) for i, t1 in starts.get(t0, ()) if t1 - a <= 8]
-        if found:
-            roles[role] = (a, min(found)[1])
-
-
-def _index(
-    cache: dict[str, NearIndex], ranges: dict[str, list[tuple[int, int]]], name: str
-) -> NearIndex:
-    found = cache.get(name)
-    if found is None:
-        found = cache[name] = NearIndex(ranges.get(name, ()))
-    return found
-
-
-def _suppress(
-    spans: list[_Span], toks: list[str], rulings: tuple[Suppressed, ...]
-) -> tuple[list[_Span], list[str]]:
-    """Drop the spans analysts ruled out, before scoring."""
-    kept, why = [], []
-    for sp in spans:
-        words = " ".join(toks[sp.t0 : sp.t1])
-        hit = next((r for r in rulings if r.applies(sp.kind, sp.rule, words)), None)
-        if hit is None:
-            kept.append(sp)
-        else:
-            why.append(f"suppressed {sp.kind} {sp.rule}: {words!r} (analyst ruling {hit.phrase!r})")
-    return kept, why

@@ -20,6 +20,7 @@ from monitor.match.normalize import normalize
 from monitor.match.severity import SEVERITIES
 from monitor.signals import MatchContext, MatchResult, Suppressed
 from monitor.store.ingest import Changed
+from monitor.store.layers import ocr_layers
 from monitor.store.models import (
     Channel,
     Group,
@@ -127,10 +128,14 @@ class MatchStore:
             suppressed=_suppressions(session, channel.id),
         )
 
-    def evaluate(self, session: Session, post: Post, channel: Channel) -> MatchResult:
+    def evaluate(
+        self, session: Session, post: Post, channel: Channel, ocr: str | None = None
+    ) -> MatchResult:
+        """The verdict on ``post``; ``ocr`` is the text read from its image (#13), matched
+        with the caption."""
         ctx = self.context(session, post, channel)
         start = time.perf_counter()
-        result = self.matcher.match(post.text, ctx)
+        result = self.matcher.match(post.text, ctx, ocr=ocr)
         metrics.MATCHER_SECONDS.observe(time.perf_counter() - start)
         cue_refs = {s.ref for s in result.signals if s.kind == "verse_cue" and s.ref}
         if cue_refs:
@@ -138,7 +143,7 @@ class MatchStore:
                 session, post, channel, cue_refs, self.window
             )
             if ctx.affiliated_same_cue:
-                result = self.matcher.match(post.text, ctx)
+                result = self.matcher.match(post.text, ctx, ocr=ocr)
         return result
 
     def save(self, session: Session, post: Post, result: MatchResult, rule_set_id: int) -> Match:
@@ -165,6 +170,7 @@ class MatchStore:
                 matched=s.matched,
                 score=s.score,
                 roles={k: r.to_dict() for k, r in s.roles.items()} or None,
+                layer=s.layer,
             )
             for s in result.signals
         ]
@@ -192,9 +198,11 @@ class MatchStore:
     def match_posts(
         self, session: Session, posts: Iterable[tuple[Post, Channel]], rule_set_id: int
     ) -> list[tuple[int, MatchResult]]:
+        rows = list(posts)
+        ocr = ocr_layers(session, [p.id for p, _ in rows])
         out = []
-        for post, channel in posts:
-            result = self.evaluate(session, post, channel)
+        for post, channel in rows:
+            result = self.evaluate(session, post, channel, ocr.get(post.id))
             self.save(session, post, result, rule_set_id)
             out.append((post.id, result))
         return out

@@ -19,6 +19,7 @@ from monitor.store.models import (
     Channel,
     Group,
     Match,
+    MediaFile,
     Post,
     PostVersion,
     Review,
@@ -42,6 +43,7 @@ POST_FIELDS = [
     "flagged",
     "severity",
     "signals",
+    "ocr",
 ]
 FLAG_FIELDS = [*POST_FIELDS, "review"]
 
@@ -97,6 +99,8 @@ def signal_dicts(match: Match | None) -> list[dict[str, Any]]:
         d.update(start=s.start, end=s.end, matched=s.matched, score=s.score)
         if s.roles:
             d["roles"] = s.roles
+        if s.layer != "text":
+            d["layer"] = s.layer  # offsets index the OCR text (#13)
         out.append(d)
     return out
 
@@ -117,7 +121,9 @@ def post_dict(
     versions: int,
     match: Match | None,
     group: str | EllipsisType | None = ...,
+    image: MediaFile | None = None,
 ) -> ExportRow:
+    """``image``: the post's media row (#13), for ``media.phash`` and ``ocr``."""
     fwd = None
     if post.fwd_channel or post.fwd_name or post.fwd_message_id:
         fwd = {
@@ -133,6 +139,14 @@ def post_dict(
             "size": post.media_size,
             "duration": post.media_duration,
             "sha256": post.media_sha256,
+            "phash": image.phash if image is not None else None,
+        }
+    ocr = None
+    if image is not None and image.ocr_text is not None:
+        ocr = {
+            "text": image.ocr_text,
+            "confidence": image.ocr_confidence,
+            "engine": f"{image.ocr_engine} {image.ocr_version}".strip(),
         }
     row = ExportRow(
         channel=handle,
@@ -151,6 +165,7 @@ def post_dict(
         flagged=bool(match and match.flagged),
         severity=match.severity if match else "none",
         signals=signal_dicts(match),
+        ocr=ocr,
     )
     if group is ...:
         # A caller that did not join the group (the console's export): channel and group are
@@ -173,11 +188,12 @@ def iter_posts(
     last_id = 0
     while True:
         q = (
-            select(Post, Channel.handle, versions.c.n, Match, Group.name)
+            select(Post, Channel.handle, versions.c.n, Match, Group.name, MediaFile)
             .join(Channel, Channel.id == Post.channel_id)
             .join(versions, versions.c.post_id == Post.id)
             .outerjoin(Group, Group.id == Channel.group_id)
             .outerjoin(Match, Match.post_id == Post.id)
+            .outerjoin(MediaFile, MediaFile.post_id == Post.id)
             .where(Post.id > last_id)
             .order_by(Post.id)
             .limit(_PAGE)
@@ -191,8 +207,8 @@ def iter_posts(
         if not rows:
             return
         reviews = _latest_reviews(session, [r[0].id for r in rows]) if flagged_only else {}
-        for post, handle, n, match, group in rows:
-            d = post_dict(post, handle, n, match, group)
+        for post, handle, n, match, group, image in rows:
+            d = post_dict(post, handle, n, match, group, image)
             if flagged_only:
                 d["review"] = reviews.get(post.id)
             yield d

@@ -31,7 +31,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from monitor.collect.records import PostRecord
 from monitor.store.models import Channel, Post, PostVersion, utcnow
 
-Status = Literal["new", "edited", "deleted"]
+# "layer": the post itself is unchanged but a layer of it is new (its image was read, #13).
+Status = Literal["new", "edited", "deleted", "layer"]
 
 _posts = cast(Table, Post.__table__)
 _versions = cast(Table, PostVersion.__table__)

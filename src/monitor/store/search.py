@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from monitor.match.morphology import proclitic_forms, strip_proclitics
 from monitor.match.normalize import normalize
 from monitor.store.ingest import Changed
+from monitor.store.layers import ocr_layers
 from monitor.store.models import Channel
 
 MAX_QUERY_TERMS = 16
@@ -79,7 +80,10 @@ def write_index(conn: Connection, rows: Sequence[tuple[int, str]], *, fresh: boo
 def index_hook(session: Session, channel: Channel, changed: list[Changed]) -> None:
     """Pipeline hook: new and edited posts are searchable in the same transaction that stores
     them; a deleted post keeps its last text, so it stays findable."""
-    rows = [(c.post_id, c.record.text) for c in changed if c.status in ("new", "edited")]
+    rows = [(c.post_id, c.record.text) for c in changed if c.status != "deleted"]
+    # The text read from a post's image is found by search too (#13).
+    ocr = ocr_layers(session, [pid for pid, _ in rows])
+    rows = [(pid, f"{body}\n\n{ocr[pid]}" if pid in ocr else body) for pid, body in rows]
     write_index(session.connection(), rows)
 
 
