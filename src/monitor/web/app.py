@@ -24,6 +24,7 @@ from monitor.web import (
     alerts,
     auth,
     login,
+    media,
     operators,
     overview,
     posts,
@@ -73,7 +74,7 @@ def create_app(
     app.state.metrics = metrics
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (login, queue, posts, operators, suppressions, overview, admin, alerts):
+    for module in (login, queue, posts, media, operators, suppressions, overview, admin, alerts):
         app.include_router(module.router)
     _add_probes(app, sessions, metrics)
     _add_error_handlers(app)

@@ -58,6 +58,11 @@ class SignalWhy:
     weight: str = ""  # the points the signal brings at full strength
     how: str = ""  # "6 words of the Quran", "one-letter typo", "frame: claimant, target"
     roles: list[tuple[str, str]] = field(default_factory=list)  # (role, text)
+    layer: str = "text"  # "ocr": found in the text read from the post's image (#13)
+
+    @property
+    def in_image(self) -> bool:
+        return self.layer == "ocr"
 
 
 @dataclass
@@ -222,6 +227,12 @@ def explain(
     def words(rule: str, kind: str) -> RuleWords:
         return rule_words(rule, kind, notes)
 
+    # The explanation's lines name a rule, not where its words were: a rule whose signals all
+    # came from the post's image says so (#13), one found in both layers says both.
+    layers: dict[str, set[str]] = {}
+    for s in signals:
+        layers.setdefault(s.rule, set()).add(getattr(s, "layer", None) or "text")
+
     how: dict[str, tuple[str, str]] = {}  # rule -> (note, points at full strength)
     steps: list[Step] = []
     other: list[str] = []
@@ -253,6 +264,8 @@ def explain(
             )
         else:
             step = _arithmetic(line, words)
+            if step is not None and step.rule is not None:
+                step.words += _where(layers.get(step.rule.id, set()))
             if step is None:
                 other.append(line)
             elif step.words == "final":
@@ -272,11 +285,18 @@ def explain(
                 weight,
                 _how(note),
                 [(str(k), str(v.get("text", ""))) for k, v in roles.items() if isinstance(v, dict)],
+                getattr(s, "layer", None) or "text",
             )
         )
     return Why(
         score, severity, scorer.flag_at, bands(scorer, severity), steps, why_signals, other, capped
     )
+
+
+def _where(layers: set[str]) -> str:
+    if "ocr" not in layers:
+        return ""
+    return " in the image" if layers == {"ocr"} else " in the caption and in the image"
 
 
 def _how(note: str) -> str:

@@ -23,6 +23,7 @@ from monitor.store.models import (
     Channel,
     Group,
     Match,
+    MediaFile,
     Post,
     PostVersion,
     Review,
@@ -36,6 +37,7 @@ from monitor.web.dismiss import Wanted, confirm_response, wanted_suppressions
 from monitor.web.explain import explain, rule_notes
 from monitor.web.highlight import merge
 from monitor.web.params import PostId
+from monitor.web.post_media import image_view, ocr_stale
 from monitor.web.queries import DECISIONS
 from monitor.web.render import render
 from monitor.web.suppress import active_suppressions, add_suppression
@@ -117,6 +119,7 @@ class _PageQueries:
     signals: Select[SignalRow]
     users: Select[User]
     reviews: Select[Review]
+    media: Select[MediaFile]
 
 
 @cache
@@ -138,6 +141,7 @@ def _page_queries() -> _PageQueries:
         .order_by(SignalRow.start),
         users=select(User),
         reviews=select(Review).where(Review.post_id == pid).order_by(Review.id.desc()),
+        media=select(MediaFile).where(MediaFile.post_id == pid),
     )
 
 
@@ -163,6 +167,17 @@ def post_page(
     match = db.scalars(q.match, {"pid": post_id}).first()
     signals = list(db.scalars(q.signals, {"mid": match.id})) if match else []
     stale = match is not None and match.text_sha256 != post.text_sha256
+    # Each layer is highlighted with its own signals only: an "ocr" signal's offsets index the
+    # text read from the image, not the caption (#13).
+    text_signals = [s for s in signals if s.layer != "ocr"]
+    ocr_signals = [s for s in signals if s.layer == "ocr"]
+    media = db.scalars(q.media, {"pid": post_id}).first()
+    image = None
+    if media is not None:
+        ocr_old = ocr_stale(media, ocr_signals)
+        shown = [] if ocr_old else ocr_signals
+        image = image_view(db, media, shown, segments(media.ocr_text or "", shown))
+        image.stale = ocr_old
     verses = {
         ref: verse_text(ref)
         for s in signals
@@ -192,10 +207,11 @@ def post_page(
             # The search that led here, marked as the queue marked it (#14).
             "segments": segments(
                 post.text,
-                [] if stale else signals,
+                [] if stale else text_signals,
                 hit_spans(post.text, query_terms(request.query_params.get("q", "")[:500])),
             ),
             "stale": stale,
+            "image": image,
             "why": why,
             "verses": verses,
             "versions": versions,

@@ -16,7 +16,17 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from monitor.store.export import FLAG_FIELDS, post_dict, write_csv
-from monitor.store.models import AuditLog, Channel, Group, Match, Post, PostVersion, Review, User
+from monitor.store.models import (
+    AuditLog,
+    Channel,
+    Group,
+    Match,
+    MediaFile,
+    Post,
+    PostVersion,
+    Review,
+    User,
+)
 from monitor.store.search import query_terms
 from monitor.web.auth import DB, Analyst, Principal
 from monitor.web.counts import severity_counts
@@ -29,6 +39,7 @@ from monitor.web.queries import (
     build,
     page_rows,
 )
+from monitor.web.queue_media import image_marks
 from monitor.web.render import render
 
 router = APIRouter()
@@ -87,6 +98,8 @@ def queue_page(
             "next_q": urlencode({"next": here}),
             "sort_labels": SORT_LABELS,
             "terms": query_terms(qq.q),
+            # Flags read from an image, and the image's text for posts without a caption (#13).
+            "images": image_marks(db, rows),
         },
     )
 
@@ -165,9 +178,19 @@ def export_rows(session: Session, qq: QueueQuery, me_id: int | None) -> Iterator
             ).all()
         )
         reviews = _review_dicts(session, ids)
+        images = {
+            m.post_id: m
+            for m in session.scalars(select(MediaFile).where(MediaFile.post_id.in_(ids)))
+        }
         for pid in ids:
             post = posts[pid]
-            d = post_dict(post, handles[post.channel_id], versions.get(pid, 0), matches.get(pid))
+            d = post_dict(
+                post,
+                handles[post.channel_id],
+                versions.get(pid, 0),
+                matches.get(pid),
+                image=images.get(pid),
+            )
             d["review"] = reviews.get(
                 pid, {"state": "unreviewed", "by": None, "at": None, "note": ""}
             )

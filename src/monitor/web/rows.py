@@ -10,7 +10,7 @@ only numbers and dates formatted here are written as they are.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,6 +19,7 @@ from markupsafe import Markup
 from monitor.web.highlight import marked_hits
 from monitor.web.kinds import KIND_HELP, kind_label
 from monitor.web.queries import EXCERPT, QueueRow
+from monitor.web.queue_media import ImageMark
 from monitor.web.render import when
 
 
@@ -51,15 +52,26 @@ def kind_badges(kinds: Iterable[str]) -> str:
     )
 
 
+IMAGE_BADGE = '<span class="tag image" title="flagged from the text of the image">image</span>'
+FROM_IMAGE = '<span class="tag from-image" title="the post has no caption">text of the image</span>'
+
+
 def queue_rows(
-    rows: Iterable[QueueRow], next_q: str, decide_fields: Markup, terms: Sequence[str] = ()
+    rows: Iterable[QueueRow],
+    next_q: str,
+    decide_fields: Markup,
+    terms: Sequence[str] = (),
+    images: Mapping[int, ImageMark] | None = None,
 ) -> Markup:
     """The ``<tr>`` of each row; ``next_q`` is the query string that brings "back" here, and
     ``decide_fields`` the decision form's inputs, the same in every row. With search
     ``terms`` the words found are marked in each excerpt and on the post page it links to.
 
     Columns (#14): severity and score, the post (its own direction: Arabic right-aligned),
-    signals, channel, group, date, and one compact review cell (state and decision)."""
+    signals, channel, group, date, and one compact review cell (state and decision).
+
+    ``images`` (web/queue_media.py): a flag found in a post's image is marked so (#13), and a
+    post without a caption shows the start of its image's text, marked as such."""
     back = text((urlencode({"q": " ".join(terms)}) + "&" if terms else "") + next_q)
     out: list[str] = []
     for r in rows:
@@ -78,12 +90,18 @@ def queue_rows(
             '<span class="tag">edited</span>' if r.edited_at else ""
         )
         refs = f"<small>{text(', '.join(r.refs))}</small>" if r.refs else ""
-        excerpt = r.excerpt or "(no text)"
+        image = images.get(pid) if images else None
+        own = r.excerpt if r.excerpt and r.excerpt.strip() else ""
+        if not own and image is not None and image.head.strip():
+            # Outside the link, after it: the link finds its direction in its own text.
+            own, tags = image.head, FROM_IMAGE + tags
+        badge = IMAGE_BADGE if image is not None and image.from_image else ""
+        excerpt = own or r.excerpt or "(no text)"
         if len(excerpt) > EXCERPT:
             # Cut at a word and say so: "رهن إشارة القائ" read as if the post ended there.
             head = excerpt[:EXCERPT]
             excerpt = (head.rsplit(" ", 1)[0] if " " in head else head) + " …"
-        shown = marked_hits(excerpt, terms) if terms and r.excerpt else text(excerpt)
+        shown = marked_hits(excerpt, terms) if terms and own else text(excerpt)
         day, _, hour = when(r.date).partition(" ")
         out.append(
             f'<tr class="row" data-post="{pid}" data-state="{state}" id="post-{pid}">\n'
@@ -95,7 +113,7 @@ def queue_rows(
             # element with a dir is isolated from the cell around it all the same.
             f'  <td class="excerpt"><a class="open" dir="auto" href="/posts/{pid}?{back}">'
             f"{shown}</a>{tags}</td>\n"
-            f'  <td class="sigs">{kind_badges(r.kinds)}{refs}</td>\n'
+            f'  <td class="sigs">{kind_badges(r.kinds)}{badge}{refs}</td>\n'
             f'  <td class="chan"><bdi>{text(r.handle)}</bdi>{kind}</td>\n'
             f'  <td class="group">{group}</td>\n'
             f'  <td class="when">{day}<small>{hour}</small></td>\n'

@@ -9,9 +9,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger(__name__)
 
 # form-action: an injected <form> (or a hijacked one) cannot post analysts' input elsewhere (#11).
+# img-src: statement images only from /media/ (#13), spelled out so that tightening default-src
+# cannot silently break them, and never data: or another host (a tracking pixel in a post).
 CSP = (
-    "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-    "form-action 'self'"
+    "default-src 'self'; img-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
 )
 HEADERS: list[tuple[bytes, bytes]] = [
     (b"content-security-policy", CSP.encode()),
