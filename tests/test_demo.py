@@ -21,7 +21,7 @@ from tests.web_support import TestClient, login, settings
 
 EXPECTED = json.loads((SAMPLE.parent / "expected.json").read_text(encoding="utf-8"))
 SEED = {3320: "verse_cue", 3322: "threat", 3324: "allegiance", 3325: "readiness"}
-SAMPLE_POSTS = 46 + 8 + 7 + 6  # result.json and the three exports under config/sample/exports
+SAMPLE_POSTS = 46 + 10 + 9 + 6  # result.json and the three exports under config/sample/exports
 KINDS = {
     "sarayat_alfajr": ("group", "Islamic Resistance in Iraq"),
     "fajr_commander": ("leader", "Islamic Resistance in Iraq"),
@@ -70,6 +70,43 @@ def test_demo_once_prints_the_flagged_queue(run_cli: CliRunner) -> None:
     # the leader and the outlet flag; the news channel reporting the same does not
     assert parse_queue(result.out, "fajr_commander") and parse_queue(result.out, "kahf_media")
     assert not parse_queue(result.out, "baghdad_wire")
+
+
+def test_demo_reads_the_sample_statement_images(run_cli: CliRunner, tmp_path: Path) -> None:
+    """Three posts of the sample are statements in an image with a caption of a word or an
+    emoji; the demo reads them (#13), so the queue holds flags found only in images."""
+    from monitor.media.similar import same_image
+    from monitor.store.models import MediaFile
+    from tests.media.ocr_support import require_ocr
+
+    require_ocr()
+    url = demo_db(tmp_path)
+    result = run_cli("demo", "--once", db_url=url)
+    assert result.code == 0, result.err
+    assert "media: 4 read, 0 hashed without OCR, 0 to retry, 0 failed" in result.out
+    kahf, leader = parse_queue(result.out, "kahf_media"), parse_queue(result.out, "fajr_commander")
+    assert "attack_claim" in kahf[208][1] and "threat" in kahf[209][1]
+    assert "attack_claim" in leader[109][1] and 110 not in leader  # the banner claims nothing
+    engine = make_engine(url)
+    with session_factory(engine)() as s:
+        rows = {
+            (h, mid): m
+            for m, h, mid in s.execute(
+                select(MediaFile, Channel.handle, Post.message_id)
+                .join(Post, Post.id == MediaFile.post_id)
+                .join(Channel, Channel.id == Post.channel_id)
+            )
+        }
+        claim = rows[("kahf_media", 208)]
+        assert claim.status == "done" and "حرير" in (claim.ocr_text or "")
+        # The leader re-posted the outlet's statement: the same image, linked.
+        assert [(x.channel.handle, x.post.message_id) for x in same_image(s, claim)] == [
+            ("fajr_commander", 109)
+        ]
+        # Photos the sample's export did not include are recorded as such, not failed.
+        missing = rows[("kahf_media", 201)]
+        assert missing.status == "skipped" and "did not include" in (missing.error or "")
+    engine.dispose()
 
 
 def test_demo_is_repeatable_with_a_stable_password(run_cli: CliRunner) -> None:

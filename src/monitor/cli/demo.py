@@ -8,7 +8,9 @@ falls on a Friday (#14). Running it again on a later day moves the stored posts 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -130,6 +132,23 @@ def ensure_demo_users(rt: Runtime) -> None:
             user.disabled = False
 
 
+async def read_images(rt: Runtime) -> str:
+    """The sample's statement images, fetched from the export, hashed and read (#13)."""
+    from monitor.collect.wiring import worker_name
+    from monitor.media.fetch import media_fetcher
+    from monitor.media.jobs import MediaWorker
+
+    settings = rt.settings
+    fetcher = media_fetcher(settings)
+    try:
+        worker = MediaWorker(rt.pipeline(), settings, fetcher, worker=worker_name(settings))
+        reason = worker.ocr_off_reason()
+        summary = await worker.run_once()
+    finally:
+        await fetcher.aclose()
+    return summary.line() + (f" ({reason})" if reason else "")
+
+
 @click.command("demo")
 @click.option("--once", is_flag=True, help="Print the flagged queue and exit instead of serving.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
@@ -158,6 +177,9 @@ def demo(rt: Runtime, once: bool, port: int) -> None:
         line = f"{export}: {summary.line()}"
         n = redate(rt, handle, dates)
         click.echo(line + (f", {n} moved to this week's dates" if n else ""))
+    # On a thread of its own: a caller may already run an event loop (a browser test does).
+    with ThreadPoolExecutor(1) as pool:
+        click.echo(pool.submit(asyncio.run, read_images(rt)).result())
     last = (SAMPLE_END + shift).date()
     click.echo(f"sample dates moved forward {shift.days // 7} weeks (last post on {last})")
     ensure_demo_users(rt)
