@@ -26,6 +26,7 @@ from monitor.store.migrate import upgrade
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "config"
 SAMPLE = CONFIG / "sample" / "result.json"
+SAMPLE_POSTS = 46 + 10 + 9 + 6  # result.json and the three exports under config/sample/exports
 
 
 def postgres_url() -> str:

@@ -16,12 +16,11 @@ from monitor.demo_logins import DEMO_ACCOUNTS, DEMO_PASSWORD
 from monitor.store.db import make_engine, session_factory
 from monitor.store.models import Channel, Group, Post
 from monitor.web.app import create_app
-from tests.conftest import SAMPLE, CliRunner
+from tests.conftest import SAMPLE, SAMPLE_POSTS, CliRunner
 from tests.web_support import TestClient, login, settings
 
 EXPECTED = json.loads((SAMPLE.parent / "expected.json").read_text(encoding="utf-8"))
 SEED = {3320: "verse_cue", 3322: "threat", 3324: "allegiance", 3325: "readiness"}
-SAMPLE_POSTS = 46 + 10 + 9 + 6  # result.json and the three exports under config/sample/exports
 KINDS = {
     "sarayat_alfajr": ("group", "Islamic Resistance in Iraq"),
     "fajr_commander": ("leader", "Islamic Resistance in Iraq"),
