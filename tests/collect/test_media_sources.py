@@ -666,3 +666,15 @@ def test_records_compare_equal_whatever_the_image_address() -> None:
     first = parse_page(page % "a.jpg", "c", seen_at=date).records
     second = parse_page(page % "b.jpg", "c", seen_at=date).records
     assert first == second and first[0].media is not None and first[0].media.url is not None
+
+
+@pytest.mark.parametrize("location", ["http://[::1", "//[zz]/x.jpg", "https://t.me/x\x00y"])
+def test_a_malformed_redirect_is_permanent_and_asked_once(location: str) -> None:
+    def moved(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(302, headers=[(b"location", location.encode())])
+
+    f = fetcher(transport=httpx.MockTransport(moved))
+    with pytest.raises(FetchError) as caught:
+        fetch_url(f, "https://t.me/a.jpg")
+    assert caught.value.permanent and "malformed address" in str(caught.value)
+    assert f.requests == 1

@@ -125,6 +125,34 @@ def test_exif_rotated_jpeg_comes_out_upright() -> None:
     assert img.getpixel((190, 50))[0] > 200  # type: ignore[index]
 
 
+def damaged_exif_jpeg() -> bytes:
+    """A JPEG whose EXIF gives StripByteCounts (0x0117) a text value: Pillow's
+    exif_transpose raises struct.error on it, after the pixels decoded fine."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "x" * 20  # Make, ASCII: retagged below
+    data = _encode(Image.new("RGB", (40, 20), "white"), "JPEG", exif=exif.tobytes())
+    head = data.index(b"Exif\0\0")
+    tag = data.index(b"\x01\x0f", head)
+    return data[:tag] + b"\x01\x17" + data[tag + 2 :]
+
+
+def test_a_damaged_exif_block_costs_the_rotation_not_the_image() -> None:
+    img = open_image(damaged_exif_jpeg())
+    assert img.size == (40, 20) and img.mode == "RGB"
+
+
+def test_a_decoder_bug_on_hostile_bytes_is_a_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pillow raising something outside its documented errors (seen: struct.error, TypeError)
+    # must come out as the one error callers handle.
+    def broken(self: Image.Image, *args: object, **kwargs: object) -> None:
+        raise IndexError("list index out of range")
+
+    monkeypatch.setattr(Image.Image, "convert", broken)
+    with pytest.raises(ImageRejected, match=r"^undecodable image \(IndexError: "):
+        open_image(_encode(Image.new("RGB", (8, 8)), "PNG"))
+
+
 def test_a_reencoded_statement_hashes_close_and_another_far() -> None:
     claim, threat = _statement(si.CLAIM), _statement(si.THREAT)
     original = perceptual_hash(open_image(si.to_jpeg(claim, 90)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from monitor.match import Matcher, load_rules
 from monitor.media.fetch import FetchError
 from monitor.media.jobs import MediaSummary, MediaWorker
 from monitor.media.ocr import OcrResult, OcrWord
+from monitor.media.store import MediaStore
 from monitor.pipeline import Pipeline, build_pipeline
 from monitor.store.export import iter_posts
 from monitor.store.models import Job, Match, MediaFile, Post
@@ -359,3 +361,142 @@ def test_images_seen_only_over_telegram_wait_for_a_worker_with_the_account(
     assert alone.lease(4) == [] and fetcher.calls == []
     with_account = MediaWorker(pipeline, settings, fetcher, reader=reader_of(CLAIM), telegram=True)
     assert run(with_account).read == 1 and fetcher.calls == ["muqawama_statements/20"]
+
+
+def test_an_image_that_crashes_the_reader_fails_alone_and_the_batch_goes_on(
+    db: Database, pipeline: Pipeline, settings: Settings
+) -> None:
+    cid = add_channel(db, "muqawama_statements")
+    urls = [f"https://cdn4.telesco.pe/file/{i}.jpg" for i in range(1, 4)]
+    pipeline.store(cid, [photo_post(i, "بيان", u) for i, u in enumerate(urls, 1)])
+    fetcher = FakeFetcher({u: jpeg(size=(320 + 10 * i, 200)) for i, u in enumerate(urls)})
+    claim = reader_of(CLAIM)
+
+    def reader(img: Image.Image) -> OcrResult:
+        if img.width == 330:  # the second post's image
+            raise struct.error("unpack requires a buffer of 4 bytes")
+        return claim(img)
+
+    now = [datetime.now(UTC)]
+    w = MediaWorker(pipeline, settings, fetcher, reader=reader, clock=lambda: now[0])
+    summary = run(w)
+    assert (summary.read, summary.retrying, summary.failed) == (2, 1, 0)
+    media, job, _ = state(db, 2)
+    assert (media.status, job.state) == ("pending", "queued")
+    assert "unexpected error: error: unpack requires" in (media.error or "")
+    for _ in range(settings.media_attempts - 1):
+        now[0] += timedelta(hours=2)
+        summary = run(w)
+    assert summary.failed == 1 and "gave up after 3 attempts" in summary.failures[0]
+    assert state(db, 2)[1].state == "failed"
+
+
+def test_a_job_whose_worker_died_in_its_last_attempt_fails_instead_of_looping(
+    db: Database, pipeline: Pipeline, settings: Settings
+) -> None:
+    cid = add_channel(db, "muqawama_statements")
+    url = "https://cdn4.telesco.pe/file/killer.jpg"
+    pipeline.store(cid, [photo_post(1, "بيان", url)])
+    now = [datetime.now(UTC)]
+    fetcher = FakeFetcher({url: jpeg()})
+    for attempt in range(1, settings.media_attempts + 1):
+        # Each worker leases the job and is killed before it finishes (OOM, SIGKILL).
+        dying = MediaWorker(pipeline, settings, fetcher, worker=f"w{attempt}", clock=lambda: now[0])
+        assert [x.attempts for x in dying.lease(4)] == [attempt]
+        now[0] += timedelta(minutes=11)
+    survivor = MediaWorker(
+        pipeline, settings, fetcher, reader=reader_of(CLAIM), clock=lambda: now[0]
+    )
+    assert survivor.lease(4) == [] and fetcher.calls == []
+    media, job, _ = state(db, 1)
+    assert (media.status, job.state) == ("failed", "failed")
+    assert "worker stopped during the attempt (gave up after 3 attempts)" in (media.error or "")
+
+
+def test_a_worker_does_not_read_a_job_another_worker_took_over(
+    db: Database, pipeline: Pipeline, settings: Settings
+) -> None:
+    cid = add_channel(db, "muqawama_statements")
+    url = "https://cdn4.telesco.pe/file/slow.jpg"
+    pipeline.store(cid, [photo_post(1, "بيان", url)])
+    now = [datetime.now(UTC)]
+    fetcher = FakeFetcher({url: jpeg()})
+    slow = MediaWorker(pipeline, settings, fetcher, worker="slow", clock=lambda: now[0])
+    (held,) = slow.lease(4)
+    now[0] += timedelta(minutes=11)  # its lease ran out while earlier images were read
+    fast = MediaWorker(
+        pipeline, settings, fetcher, worker="fast", reader=reader_of(CLAIM), clock=lambda: now[0]
+    )
+    assert run(fast).read == 1
+    assert not slow.queue.renew(held)
+    assert fetcher.calls == [url]  # read once
+
+
+def telethon_photo(mid: int, caption: str, sha: str, edited: datetime | None = None) -> PostRecord:
+    media = MediaInfo("photo", "image/jpeg", sha256=sha)
+    date = T0 + timedelta(minutes=mid)
+    return PostRecord(mid, date, caption, "telethon", media=media, edited_at=edited)
+
+
+def reader_by_width(texts: dict[int, str]) -> Callable[[Image.Image], OcrResult]:
+    def read(img: Image.Image) -> OcrResult:
+        return reader_of(texts[img.width])(img)
+
+    return read
+
+
+def test_a_post_edited_to_another_image_is_read_again_and_loses_the_old_text(
+    db: Database, pipeline: Pipeline, settings: Settings
+) -> None:
+    cid = add_channel(db, "muqawama_statements")
+    store = MediaStore(settings.media_dir, max_bytes=settings.media_max_bytes)
+    claim_sha, banner_sha = store.put(jpeg(size=(320, 200))), store.put(jpeg(size=(400, 200)))
+    fetcher = FakeFetcher()
+    reader = reader_by_width({320: CLAIM, 400: "تهنئة بمناسبة المولد النبوي الشريف"})
+    w = MediaWorker(pipeline, settings, fetcher, reader=reader)
+    pipeline.store(cid, [telethon_photo(1, "بيان", claim_sha)])
+    assert run(w).read == 1
+    media, _, match = state(db, 1)
+    assert match.flagged and media.sha256 == claim_sha
+
+    # Telegram lets a message's photo be replaced with its caption kept.
+    edited = telethon_photo(1, "بيان", banner_sha, edited=T0 + timedelta(hours=1))
+    assert pipeline.store(cid, [edited]).edited == 1
+    media, job, match = state(db, 1)
+    assert (media.status, media.sha256, media.ocr_text, media.phash) == (
+        "pending",
+        banner_sha,
+        None,
+        None,
+    )
+    assert (job.state, job.attempts) == ("queued", 0)
+    assert not match.flagged  # scored at once without the claim that is no longer shown
+    assert run(w).read == 1
+    media, job, match = state(db, 1)
+    assert media.ocr_text and "المولد" in media.ocr_text and not match.flagged
+    assert fetcher.calls == []  # both images were kept by the collector
+
+    # Seen again unchanged: nothing is read again.
+    pipeline.store(cid, [edited])
+    assert run(w).read == 0
+
+
+def test_a_reading_of_the_old_image_finishing_after_the_edit_is_dropped(
+    db: Database, pipeline: Pipeline, settings: Settings
+) -> None:
+    cid = add_channel(db, "muqawama_statements")
+    store = MediaStore(settings.media_dir, max_bytes=settings.media_max_bytes)
+    claim_sha, banner_sha = store.put(jpeg(size=(320, 200))), store.put(jpeg(size=(400, 200)))
+    pipeline.store(cid, [telethon_photo(1, "بيان", claim_sha)])
+    reader = reader_by_width({320: CLAIM, 400: "تهنئة بمناسبة المولد النبوي الشريف"})
+    slow = MediaWorker(pipeline, settings, FakeFetcher(), worker="slow", reader=reader)
+    (held,) = slow.lease(4)
+    edited = telethon_photo(1, "بيان", banner_sha, edited=T0 + timedelta(hours=1))
+    pipeline.store(cid, [edited])  # while the old image is being read
+    assert asyncio.run(slow.process(held, None)) == "superseded"
+    media, job, match = state(db, 1)
+    assert (media.status, media.sha256, media.ocr_text) == ("pending", banner_sha, None)
+    assert job.state == "queued" and not match.flagged
+    summary = run(MediaWorker(pipeline, settings, FakeFetcher(), reader=reader))
+    assert summary.read == 1
+    assert not state(db, 1)[2].flagged

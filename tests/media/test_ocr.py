@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytesseract
 import pytest
-from PIL import Image, ImageOps
+from PIL import Image, ImageDraw, ImageOps
 from rapidfuzz.distance import Levenshtein
 
 from monitor.match import normalize
@@ -261,3 +261,16 @@ def test_light_text_on_a_dark_banner_reads() -> None:
     require_ocr()
     img = ImageOps.invert(si.render_banner(si.BANNER, font="naskh-bold"))
     assert cer(read_image(img).text, si.BANNER) <= 0.05
+
+
+def test_a_large_page_of_tiny_text_is_not_blown_up_past_the_cap() -> None:
+    # 12 MP of 4 px "lines": scaling them to the target height would make a 190 MP page.
+    img = Image.new("RGB", (4000, 3000), "white")
+    draw = ImageDraw.Draw(img)
+    for y in range(20, 2980, 10):
+        for x in range(40, 3960, 12):
+            draw.rectangle((x, y, x + 7, y + 3), fill="black")
+    page, scale = ocr._prepare(img)
+    border = 2 * ocr._PAD
+    assert (page.width - border) * (page.height - border) <= ocr.MAX_PREPARED_PIXELS
+    assert 1.0 < scale < 1.5

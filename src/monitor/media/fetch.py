@@ -190,11 +190,20 @@ class MediaFetcher:
     async def _follow(self, target: httpx.URL) -> bytes:
         for _ in range(_REDIRECTS + 1):
             self.requests += 1
-            async with self.client.stream("GET", target) as response:
-                if not response.is_redirect:
-                    return await self._body(target, response)
-                location = response.headers.get("location", "")
-            nxt = target.join(location)
+            try:
+                async with self.client.stream("GET", target) as response:
+                    if not response.is_redirect:
+                        return await self._body(target, response)
+                    location = response.headers.get("location", "")
+                nxt = target.join(location)
+            except (httpx.RemoteProtocolError, httpx.InvalidURL, ValueError) as exc:
+                # httpx parses a redirect's Location even when not following it; a malformed
+                # one is the server's answer, not a dropped connection worth retrying.
+                if isinstance(exc, httpx.RemoteProtocolError) and "location" not in str(exc):
+                    raise
+                raise FetchError(
+                    f"image {_shown(str(target))} redirects to a malformed address", permanent=True
+                ) from None
             # Only the same host: a CDN answer must not send us into the local network.
             if nxt.host != target.host:
                 raise FetchError(

@@ -49,6 +49,8 @@ def open_image(data: bytes, *, max_pixels: int = 40_000_000) -> Image.Image:
             # anything in the process may change; ours is the explicit cap below, so its
             # warning is made an error here and reported the same way.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # "Corrupt EXIF data" and the like: the adversary's bytes, not ours to log.
+            warnings.simplefilter("ignore", UserWarning)
             # Only the format the magic named: a JPEG must not be parsed as something else.
             img = Image.open(io.BytesIO(data), formats=[_FORMATS[mime]])
             width, height = img.size  # from the header; nothing decoded yet
@@ -57,7 +59,7 @@ def open_image(data: bytes, *, max_pixels: int = 40_000_000) -> Image.Image:
                     f"image too large: {width}x{height} pixels (limit {max_pixels:,})"
                 )
             img.load()
-            rgb = ImageOps.exif_transpose(img).convert("RGB")
+            rgb = _upright(img).convert("RGB")
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
@@ -65,7 +67,26 @@ def open_image(data: bytes, *, max_pixels: int = 40_000_000) -> Image.Image:
     except (OSError, ValueError, SyntaxError, EOFError) as e:
         # Pillow reports a bad file as any of these, depending on the codec and where it broke.
         raise ImageRejected(f"corrupt or truncated image: {e}") from e
+    except MemoryError:
+        raise
+    except Exception as e:
+        # A codec's own bug on hostile bytes (struct.error, TypeError, IndexError…): one bad
+        # image must fail its own job, not the worker's batch.
+        raise ImageRejected(f"undecodable image ({type(e).__name__}: {e})") from e
     return rgb
+
+
+def _upright(img: Image.Image) -> Image.Image:
+    """The image turned as its EXIF orientation says; as stored if the EXIF is damaged.
+
+    The pixels are already decoded; a broken EXIF block (Pillow raises struct.error or
+    TypeError on some) only costs the rotation, which Tesseract partly copes with."""
+    try:
+        return ImageOps.exif_transpose(img)
+    except MemoryError:
+        raise
+    except Exception:
+        return img
 
 
 def perceptual_hash(img: Image.Image) -> str:

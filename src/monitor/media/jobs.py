@@ -1,12 +1,10 @@
 """Media jobs (#13): fetch a post's image into the store, hash it, read it, hand the post back.
 
-A job is a row in ``jobs`` that any worker may lease: ``SELECT … FOR UPDATE SKIP LOCKED`` on
-PostgreSQL, so several workers share one queue; SQLite has one writer at a time, so the same
-statements are already exclusive there. A lease that runs out (a worker killed mid-image) is
-taken by the next worker. A failed attempt is retried later with a growing wait, until
-``media_attempts``; what cannot succeed (a corrupt file, a decompression bomb, an address
-refused) fails at once, its reason on the media row. The post's text verdict stands throughout:
-only a successful read changes it, by running the pipeline's hooks on the post again.
+A job is a row in ``jobs`` that any worker may lease (media/queue.py). A failed attempt is
+retried later with a growing wait, until ``media_attempts``; what cannot succeed (a corrupt
+file, a decompression bomb, an address refused) fails at once, its reason on the media row.
+The post's text verdict stands throughout: only a successful read changes it, by running the
+pipeline's hooks on the post again. A post edited to another image is read again.
 """
 
 from __future__ import annotations
@@ -17,10 +15,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from PIL import Image
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import metrics
@@ -28,13 +26,13 @@ from monitor.config import Settings
 from monitor.media.fetch import FetchError
 from monitor.media.images import ImageRejected, open_image, perceptual_hash, sniff_mime
 from monitor.media.ocr import OcrFailed, OcrResult, ocr_unavailable_reason, read_image
+from monitor.media.queue import JobQueue, Work, backoff, update_own
 from monitor.media.store import MediaStore, MediaTooLarge
 from monitor.pipeline import Pipeline
 from monitor.store.models import Channel, Job, MediaFile, Post, utcnow
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=10)
 # With OCR off the image is still fetched and hashed; the read waits for Tesseract.
 OCR_OFF_RETRY = timedelta(hours=1)
 
@@ -59,19 +57,6 @@ class _Retry(Exception):
     """This attempt failed for a reason that may pass (network, a timeout)."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Work:
-    job_id: int
-    media_id: int
-    attempts: int
-    sha256: str | None
-    origin: str
-    url: str | None
-    path: str | None
-    channel: str
-    message_id: int
-
-
 @dataclass(slots=True)
 class MediaSummary:
     read: int = 0  # OCR stored (the post was matched again)
@@ -85,10 +70,6 @@ class MediaSummary:
             f"media: {self.read} read, {self.hashed} hashed without OCR, "
             f"{self.retrying} to retry, {self.failed} failed"
         )
-
-
-def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
 
 
 class MediaWorker:
@@ -118,6 +99,13 @@ class MediaWorker:
         self.batch = batch
         self.telegram = telegram
         self.last_error = ""
+        self.queue = JobQueue(
+            self.sessions,
+            worker=worker,
+            attempts=settings.media_attempts,
+            clock=clock,
+            telegram=telegram,
+        )
 
     def ocr_off_reason(self) -> str | None:
         """Why images are not read here, or None when they are."""
@@ -136,72 +124,11 @@ class MediaWorker:
 
     # -- the queue -------------------------------------------------------------------------
 
-    def lease(self, limit: int) -> list[_Work]:
-        now = self.clock()
-        with self.sessions.begin() as s:
-            q = (
-                select(Job.id)
-                .join(MediaFile, MediaFile.id == Job.media_id)
-                .where(
-                    Job.kind == "media",
-                    Job.state.in_(("queued", "running")),
-                    Job.run_after <= now,
-                    or_(Job.lease_until.is_(None), Job.lease_until < now),
-                )
-                .order_by(Job.run_after, Job.id)
-                .limit(limit)
-            )
-            if not self.telegram:
-                q = q.where(or_(MediaFile.origin != "telethon", MediaFile.sha256.is_not(None)))
-            if s.get_bind().dialect.name == "postgresql":
-                q = q.with_for_update(skip_locked=True)
-            ids = list(s.scalars(q))
-            if not ids:
-                return []
-            s.execute(
-                update(Job)
-                .where(Job.id.in_(ids))
-                .values(
-                    state="running",
-                    lease_owner=self.worker,
-                    lease_until=now + LEASE,
-                    attempts=Job.attempts + 1,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            rows = s.execute(
-                select(Job, MediaFile, Post.message_id, Channel.handle)
-                .join(MediaFile, MediaFile.id == Job.media_id)
-                .join(Post, Post.id == MediaFile.post_id)
-                .join(Channel, Channel.id == Post.channel_id)
-                .where(Job.id.in_(ids))
-                .order_by(Job.id)
-            ).all()
-            return [
-                _Work(
-                    job.id,
-                    m.id,
-                    job.attempts,
-                    m.sha256,
-                    m.origin,
-                    m.url,
-                    m.path,
-                    handle,
-                    message_id,
-                )
-                for job, m, message_id, handle in rows
-            ]
+    def lease(self, limit: int) -> list[Work]:
+        return self.queue.lease(limit)
 
     def depth(self) -> int:
-        with self.sessions() as s:
-            return (
-                s.scalar(
-                    select(func.count(Job.id)).where(
-                        Job.kind == "media", Job.state.in_(("queued", "running"))
-                    )
-                )
-                or 0
-            )
+        return self.queue.depth()
 
     async def run_once(self, *, limit: int | None = None) -> MediaSummary:
         """Work through every job that is due now (at most ``limit``), then return."""
@@ -214,7 +141,11 @@ class MediaWorker:
             if not work:
                 break
             for item in work:
+                if not await asyncio.to_thread(self.queue.renew, item):
+                    continue
                 result = await self.process(item, reason)
+                if result == "superseded":
+                    continue
                 if result == "failed":
                     summary.failures.append(
                         f"media {item.media_id} (@{item.channel} message {item.message_id}): "
@@ -228,21 +159,21 @@ class MediaWorker:
 
     # -- one job ---------------------------------------------------------------------------
 
-    async def process(self, work: _Work, ocr_off: str | None) -> str:
+    async def process(self, work: Work, ocr_off: str | None) -> str:
         try:
             data, sha = await self._bytes(work)
-            img = await asyncio.to_thread(self._open, data)
+            # Decoding and hashing are CPU work: off the loop, which serves collectors too.
+            img, phash = await asyncio.to_thread(self._open, data)
             facts: dict[str, object] = {
                 "sha256": sha,
                 "mime": sniff_mime(data),
                 "size": len(data),
                 "width": img.width,
                 "height": img.height,
-                "phash": perceptual_hash(img),
+                "phash": phash,
             }
             if ocr_off:
-                await asyncio.to_thread(self._hashed, work, facts, ocr_off)
-                return "hashed"
+                return await self._settle("hashed", self._hashed, work, facts, ocr_off)
             start = time.perf_counter()
             try:
                 result = await asyncio.to_thread(self.read, img)
@@ -250,20 +181,34 @@ class MediaWorker:
                 raise _Retry(str(exc)) from None
             finally:
                 metrics.OCR_SECONDS.observe(time.perf_counter() - start)
-            await asyncio.to_thread(self._read, work, facts, result)
-            return "read"
+            return await self._settle("read", self._read, work, facts, result)
         except _Permanent as exc:
-            await asyncio.to_thread(self._fail, work, str(exc))
-            return "failed"
+            return await self._settle("failed", self._fail, work, str(exc))
         except _Retry as exc:
-            if work.attempts >= self.settings.media_attempts:
-                reason = f"{exc} (gave up after {work.attempts} attempts)"
-                await asyncio.to_thread(self._fail, work, reason)
-                return "failed"
-            await asyncio.to_thread(self._retry, work, str(exc))
-            return "retrying"
+            return await self._again(work, str(exc))
+        except Exception as exc:
+            # A bug of ours or of a library on this one image: logged with its traceback,
+            # retried like a passing failure, so the rest of the batch goes on (#13).
+            log.exception("media %d: unexpected error", work.media_id)
+            return await self._again(work, f"unexpected error: {type(exc).__name__}: {exc}")
 
-    async def _bytes(self, work: _Work) -> tuple[bytes, str]:
+    async def _again(self, work: Work, reason: str) -> str:
+        if work.attempts >= self.settings.media_attempts:
+            reason = f"{reason} (gave up after {work.attempts} attempts)"
+            return await self._settle("failed", self._fail, work, reason)
+        return await self._settle("retrying", self._retry, work, reason)
+
+    async def _settle(
+        self, outcome: str, write: Callable[..., bool], work: Work, *args: Any
+    ) -> str:
+        if await asyncio.to_thread(write, work, *args):
+            return outcome
+        log.info(
+            "media %d: job taken over or requeued meanwhile; this attempt dropped", work.media_id
+        )
+        return "superseded"
+
+    async def _bytes(self, work: Work) -> tuple[bytes, str]:
         if work.sha256 and self.store.has(work.sha256):
             try:
                 return self.store.read(work.sha256), work.sha256
@@ -288,13 +233,14 @@ class MediaWorker:
         except OSError as exc:
             raise _Retry(f"media store: {exc}") from None
 
-    def _open(self, data: bytes) -> Image.Image:
+    def _open(self, data: bytes) -> tuple[Image.Image, str]:
         try:
-            return open_image(data, max_pixels=self.settings.media_max_pixels)
+            img = open_image(data, max_pixels=self.settings.media_max_pixels)
         except ImageRejected as exc:
             raise _Permanent(str(exc)) from None
+        return img, perceptual_hash(img)
 
-    def _update(self, s: Session, work: _Work, **values: object) -> None:
+    def _update(self, s: Session, work: Work, **values: object) -> None:
         s.execute(
             update(MediaFile)
             .where(MediaFile.id == work.media_id)
@@ -302,16 +248,16 @@ class MediaWorker:
             .execution_options(synchronize_session=False)
         )
 
-    def _job(self, s: Session, work: _Work, **values: object) -> None:
-        s.execute(
-            update(Job)
-            .where(Job.id == work.job_id)
-            .values(lease_owner=None, lease_until=None, **values)
-            .execution_options(synchronize_session=False)
-        )
+    def _job(self, s: Session, work: Work, **values: object) -> bool:
+        """Settle this attempt's job; False when the job is no longer this attempt's (the
+        post was edited to another image and requeued, media/enqueue.py, or the lease ran
+        out and another worker has it): then nothing of this attempt is written."""
+        return update_own(s, work, self.worker, lease_owner=None, lease_until=None, **values)
 
-    def _read(self, work: _Work, facts: dict[str, object], result: OcrResult) -> None:
+    def _read(self, work: Work, facts: dict[str, object], result: OcrResult) -> bool:
         with self.sessions.begin() as s:
+            if not self._job(s, work, state="done", error=None, finished_at=self.clock()):
+                return False
             self._update(
                 s,
                 work,
@@ -324,7 +270,6 @@ class MediaWorker:
                 ocr_words=result.words_json(),
                 **facts,
             )
-            self._job(s, work, state="done", error=None, finished_at=self.clock())
             if result.text.strip():
                 row = s.execute(
                     select(Post, Channel)
@@ -333,21 +278,24 @@ class MediaWorker:
                     .where(MediaFile.id == work.media_id)
                 ).one()
                 self.pipeline.relayer(s, row[1], [row[0]])
+            return True
 
-    def _hashed(self, work: _Work, facts: dict[str, object], reason: str) -> None:
+    def _hashed(self, work: Work, facts: dict[str, object], reason: str) -> bool:
         with self.sessions.begin() as s:
-            self._update(s, work, error=reason, **facts)
             # Not an attempt: the image is read once Tesseract is there.
-            self._job(
+            if not self._job(
                 s,
                 work,
                 state="queued",
                 attempts=Job.attempts - 1,
                 run_after=self.clock() + OCR_OFF_RETRY,
                 error=reason,
-            )
+            ):
+                return False
+            self._update(s, work, error=reason, **facts)
+            return True
 
-    def _retry(self, work: _Work, reason: str) -> None:
+    def _retry(self, work: Work, reason: str) -> bool:
         log.info(
             "media %d (@%s #%d): %s; will retry",
             work.media_id,
@@ -356,18 +304,22 @@ class MediaWorker:
             reason,
         )
         with self.sessions.begin() as s:
-            self._update(s, work, error=reason)
-            self._job(
+            if not self._job(
                 s,
                 work,
                 state="queued",
                 run_after=self.clock() + backoff(work.attempts),
                 error=reason,
-            )
+            ):
+                return False
+            self._update(s, work, error=reason)
+            return True
 
-    def _fail(self, work: _Work, reason: str) -> None:
+    def _fail(self, work: Work, reason: str) -> bool:
         self.last_error = reason
         log.warning("media %d (@%s #%d): %s", work.media_id, work.channel, work.message_id, reason)
         with self.sessions.begin() as s:
+            if not self._job(s, work, state="failed", error=reason, finished_at=self.clock()):
+                return False
             self._update(s, work, status="failed", error=reason)
-            self._job(s, work, state="failed", error=reason, finished_at=self.clock())
+            return True

@@ -10,6 +10,7 @@ numbers in statements are best not relied on.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import shutil
 import time
@@ -54,6 +55,9 @@ TESSERACT_OPTIONS = "-c textord_min_linesize=3.0"
 # one-line statement). Of 28 flagged eval posts missed as images, this brought back 3 (and
 # erase_rules 5 before it), with CER on the other generated statements unchanged.
 TIE = 0.95
+# The page as handed to Tesseract: scaling up a 40 MP image (media_max_pixels) by the up to 4×
+# of _scale_for would be 640 MP, gigabytes of grey pixels for one hostile image.
+MAX_PREPARED_PIXELS = 25_000_000
 _PAD = 16  # border added around the page: Tesseract misses text touching the edge
 _PACKAGES = {"ara": ("Arabic", "tesseract-ocr-ara"), "eng": ("English", "tesseract-ocr-eng")}
 
@@ -174,8 +178,12 @@ def _prepare(img: Image.Image) -> tuple[Image.Image, float]:
     page = _page_level(gray)
     gray = erase_rules(gray, page)
     scale = _scale_for(gray)
+    # Capped before resizing; a page already above the cap is shrunk to it.
+    cap = (MAX_PREPARED_PIXELS / (gray.width * gray.height)) ** 0.5
+    fit = math.floor if cap < scale else round
+    scale = min(scale, cap)
     if abs(scale - 1.0) > 0.1:
-        size = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
+        size = (max(1, fit(gray.width * scale)), max(1, fit(gray.height * scale)))
         gray = gray.resize(size, Image.Resampling.LANCZOS)
     else:
         scale = 1.0

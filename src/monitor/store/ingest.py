@@ -78,8 +78,26 @@ def _message_in(conn: Connection, ids: list[int]) -> ColumnElement[bool]:
     return _posts.c.message_id.in_(ids)
 
 
+_MEDIA_COLUMNS = ("media_type", "media_mime", "media_size", "media_duration", "media_sha256")
+
+
+def _media_columns(rec: PostRecord) -> dict[str, Any]:
+    m = rec.media
+    values = (m.type, m.mime, m.size, m.duration, m.sha256) if m else (None,) * 5
+    return dict(zip(_MEDIA_COLUMNS, values, strict=True))
+
+
+def _image_swapped(rec: PostRecord, stored_sha256: str | None) -> bool:
+    """An edit that replaced the post's file and kept its text (Telegram allows it, #13).
+
+    Only hashes compare: the preview's CDN address changes between loads of the same image,
+    so a post seen without the file's hash is never taken for an edit."""
+    new = rec.media.sha256 if rec.media else None
+    return bool(new and stored_sha256 and new != stored_sha256)
+
+
 def _post_row(channel_id: int, rec: PostRecord, now: datetime) -> dict[str, Any]:
-    fwd, media = rec.forwarded_from, rec.media
+    fwd = rec.forwarded_from
     return {
         "channel_id": channel_id,
         "message_id": rec.message_id,
@@ -92,11 +110,7 @@ def _post_row(channel_id: int, rec: PostRecord, now: datetime) -> dict[str, Any]
         "fwd_message_id": fwd.message_id if fwd else None,
         "fwd_name": fwd.name if fwd else None,
         "reply_to": rec.reply_to,
-        "media_type": media.type if media else None,
-        "media_mime": media.mime if media else None,
-        "media_size": media.size if media else None,
-        "media_duration": media.duration if media else None,
-        "media_sha256": media.sha256 if media else None,
+        **_media_columns(rec),
         "source": rec.source,
         "first_seen_at": now,
         "edited_at": rec.edited_at,
@@ -130,6 +144,7 @@ def ingest(
                 _posts.c.deleted_at,
                 _posts.c.views,
                 _posts.c.forwards,
+                _posts.c.media_sha256,
             ).where(
                 _posts.c.channel_id == channel_id,
                 _message_in(conn, list(latest)),
@@ -148,6 +163,7 @@ def ingest(
     edits: list[dict[str, Any]] = []
     counters: list[dict[str, Any]] = []
     deletions: list[dict[str, Any]] = []
+    media_edits: list[dict[str, Any]] = []
     for mid, row in existing.items():
         rec = latest[mid]
         if rec.deleted:
@@ -157,7 +173,10 @@ def ingest(
             else:
                 result.unchanged += 1
             continue
-        if rec.sha256 != row.text_sha256:
+        swapped = _image_swapped(rec, row.media_sha256)
+        if swapped:
+            media_edits.append({"pid": row.id, **_media_columns(rec)})
+        if rec.sha256 != row.text_sha256 or swapped:
             edits.append(
                 {
                     "pid": row.id,
@@ -210,6 +229,13 @@ def ingest(
             ],
         )
         result.edited = len(edits)
+    if media_edits:
+        conn.execute(
+            update(_posts)
+            .where(_posts.c.id == bindparam("pid"))
+            .values({c: bindparam(c) for c in _MEDIA_COLUMNS}),
+            media_edits,
+        )
     if counters:
         conn.execute(
             update(_posts)

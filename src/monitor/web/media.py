@@ -25,9 +25,6 @@ router = APIRouter()
 
 # Sniffed type -> the extension of the name the browser saves it under.
 IMAGE_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
-# The bytes under a hash never change, so the browser may keep them a while; private, since
-# the image is as sensitive as the post and must stay out of shared caches.
-MAX_AGE = 3600
 GONE = "The image of this post is not available."
 
 MediaId = Annotated[int, path_id("media_id", "image")]
@@ -72,6 +69,8 @@ def media_file(request: Request, me: Analyst, db: DB, media_id: MediaId) -> Resp
         headers={
             "X-Content-Type-Options": "nosniff",
             "Content-Disposition": f'inline; filename="media-{media.id}.{ext}"',
-            "Cache-Control": f"private, max-age={MAX_AGE}",
+            # Like every page (web/security.py): the image is as sensitive as the post, and
+            # a browser cache would keep it on a shared machine after the analyst signs out.
+            "Cache-Control": "no-store",
         },
     )
