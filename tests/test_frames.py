@@ -40,6 +40,21 @@ def test_verb_forms_cover_persons_tenses_and_clitics() -> None:
     assert "باستهدافها" in forms["noun"]
 
 
+def test_a_hollow_verb_drops_its_alif_before_a_consonant_ending() -> None:
+    # "وأصبنا الهدف" (we hit the target) was not a claim: only أصابنا ("it hit us") was made.
+    forms = verb_forms("أصاب يصيب")
+    assert "اصبنا" in forms["past1"] and "اصابنا" not in forms["past1"]
+    assert "اصابنا" in forms["past"]  # it hit us: third person with an object pronoun
+    assert {"اصابت", "اصبت"} <= forms["past"]  # she hit / I or you hit
+    assert "عدنا" in verb_forms("عاد يعود")["past1"]
+    assert "هاجمنا" in verb_forms("هاجم يهاجم")["past1"]  # not hollow: the ا is not the middle
+
+
+def test_a_claim_in_the_first_person_of_a_hollow_verb(matcher: Matcher) -> None:
+    result = matcher.match("فرّغنا صواريخنا على الشدادي وأصبنا الهدف بدقة")
+    assert result.flagged and "attack_claim" in {s.kind for s in result.signals}
+
+
 def test_purpose_is_not_a_verbal_noun() -> None:
     # ل + verbal noun is "to strike", not a strike carried out.
     forms = verb_forms("استهدف يستهدف استهداف")

@@ -72,6 +72,16 @@ def _with_conj(forms: Iterable[str]) -> set[str]:
     return {c + f for f in forms for c in _CONJ}
 
 
+def _past_stems(past: str, subject: str) -> tuple[str, ...]:
+    """A hollow verb's past drops its long alif before a consonant ending: أصاب → أصبنا
+    ("we hit"; أصابنا is "it hit us"), عاد → عدنا, اختار → اخترنا (#12). ت and تا are also
+    the feminine third person, which keeps it: أصابت أهدافها."""
+    if subject[:1] not in ("ت", "ن") or len(past) < 3 or past[-2] != "ا":
+        return (past,)
+    short = past[:-2] + past[-1]
+    return (past, short) if subject in ("ت", "تا") else (short,)
+
+
 def verb_forms(entry: str) -> dict[str, set[str]]:
     """Folded forms of one verb entry, by feature.
 
@@ -87,8 +97,9 @@ def verb_forms(entry: str) -> dict[str, set[str]]:
         for subj in subjects:
             for enc in _ENCLITICS:
                 # وا drops its alif before a pronoun: ضربوا + هم = ضربوهم
-                stem = verb.past + (subj[:-1] if subj.endswith("وا") and enc else subj)
-                out[feat].add(stem + enc)
+                ending = subj[:-1] if subj.endswith("وا") and enc else subj
+                for stem in _past_stems(verb.past, subj):
+                    out[feat].add(stem + ending + enc)
     for feat, prefixes in _PRES_PREFIX.items():
         for pre in prefixes:
             for subj in _PRES_SUBJECT:
