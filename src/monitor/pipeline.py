@@ -206,6 +206,10 @@ def build_pipeline(
         from monitor.match.persist import MatchHook
 
         pipeline.hooks.append(MatchHook(matcher))
+        from monitor.network.echo import EchoHook
+
+        # After the matcher: two statements of one template differ by the sites it found.
+        pipeline.hooks.append(EchoHook())
         from monitor.alerts.outbox import OutboxHook
 
         # After the matcher: alerts are queued from the verdicts it just stored.

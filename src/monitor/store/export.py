@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from monitor.match.rules import KINDS
 from monitor.store.channels import post_link
+from monitor.store.echoes import clusters_of
 from monitor.store.models import (
     REVIEW_DECISIONS,
     Channel,
@@ -44,6 +45,7 @@ POST_FIELDS = [
     "severity",
     "signals",
     "ocr",
+    "cluster",
 ]
 FLAG_FIELDS = [*POST_FIELDS, "review"]
 
@@ -122,8 +124,10 @@ def post_dict(
     match: Match | None,
     group: str | EllipsisType | None = ...,
     image: MediaFile | None = None,
+    cluster: dict[str, Any] | None = None,
 ) -> ExportRow:
-    """``image``: the post's media row (#13), for ``media.phash`` and ``ocr``."""
+    """``image``: the post's media row (#13), for ``media.phash`` and ``ocr``; ``cluster``:
+    its echo cluster (#15, store/echoes.py)."""
     fwd = None
     if post.fwd_channel or post.fwd_name or post.fwd_message_id:
         fwd = {
@@ -166,6 +170,7 @@ def post_dict(
         severity=match.severity if match else "none",
         signals=signal_dicts(match),
         ocr=ocr,
+        cluster=cluster,
     )
     if group is ...:
         # A caller that did not join the group (the console's export): channel and group are
@@ -207,8 +212,9 @@ def iter_posts(
         if not rows:
             return
         reviews = _latest_reviews(session, [r[0].id for r in rows]) if flagged_only else {}
+        clusters = clusters_of(session, [r[0].id for r in rows])
         for post, handle, n, match, group, image in rows:
-            d = post_dict(post, handle, n, match, group, image)
+            d = post_dict(post, handle, n, match, group, image, clusters.get(post.id))
             if flagged_only:
                 d["review"] = reviews.get(post.id)
             yield d

@@ -37,6 +37,7 @@ from monitor.web.dismiss import Wanted, confirm_response, wanted_suppressions
 from monitor.web.explain import explain, rule_notes
 from monitor.web.highlight import merge
 from monitor.web.params import PostId
+from monitor.web.post_echoes import echoes
 from monitor.web.post_media import image_view, ocr_stale
 from monitor.web.queries import DECISIONS
 from monitor.web.render import render
@@ -212,6 +213,7 @@ def post_page(
             ),
             "stale": stale,
             "image": image,
+            "echoes": echoes(db, post_id),
             "why": why,
             "verses": verses,
             "versions": versions,

@@ -15,6 +15,7 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from monitor.store.echoes import clusters_of
 from monitor.store.export import FLAG_FIELDS, post_dict, write_csv
 from monitor.store.models import (
     AuditLog,
@@ -182,6 +183,7 @@ def export_rows(session: Session, qq: QueueQuery, me_id: int | None) -> Iterator
             m.post_id: m
             for m in session.scalars(select(MediaFile).where(MediaFile.post_id.in_(ids)))
         }
+        clusters = clusters_of(session, ids)
         for pid in ids:
             post = posts[pid]
             d = post_dict(
@@ -190,6 +192,7 @@ def export_rows(session: Session, qq: QueueQuery, me_id: int | None) -> Iterator
                 versions.get(pid, 0),
                 matches.get(pid),
                 image=images.get(pid),
+                cluster=clusters.get(pid),
             )
             d["review"] = reviews.get(
                 pid, {"state": "unreviewed", "by": None, "at": None, "note": ""}

@@ -22,6 +22,7 @@ from monitor.store.models.core import (
     utcnow,
 )
 from monitor.store.models.media import JOB_STATES, MEDIA_STATES, Job, MediaFile
+from monitor.store.models.network import EchoBand, EchoCluster, EchoMember
 from monitor.store.models.people import (
     REVIEW_DECISIONS,
     AlertOutbox,
@@ -47,6 +48,9 @@ __all__ = [
     "ChannelName",
     "CollectionRun",
     "Delivery",
+    "EchoBand",
+    "EchoCluster",
+    "EchoMember",
     "Group",
     "JSONType",
     "Job",

@@ -1,0 +1,70 @@
+"""Echo clusters (#15): near copies of one statement across channels, and the MinHash band
+keys that find a post's candidates, kept in the database so every worker shares them.
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-03
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0010"
+down_revision: str | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "echo_clusters",
+        sa.Column("id", BIG_ID, nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_echo_clusters")),
+    )
+    op.create_table(
+        "echo_members",
+        sa.Column("post_id", BIG_ID, nullable=False),
+        sa.Column("cluster_id", BIG_ID, nullable=False),
+        sa.Column("similarity", sa.Float(), nullable=False),
+        sa.Column("joined_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["cluster_id"],
+            ["echo_clusters.id"],
+            name=op.f("fk_echo_members_cluster_id_echo_clusters"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["post_id"],
+            ["posts.id"],
+            name=op.f("fk_echo_members_post_id_posts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("post_id", name=op.f("pk_echo_members")),
+    )
+    op.create_index(op.f("ix_echo_members_cluster_id"), "echo_members", ["cluster_id"])
+    op.create_table(
+        "echo_bands",
+        sa.Column("id", BIG_ID, nullable=False),
+        sa.Column("post_id", BIG_ID, nullable=False),
+        sa.Column("key", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["post_id"], ["posts.id"], name=op.f("fk_echo_bands_post_id_posts"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_echo_bands")),
+    )
+    op.create_index(op.f("ix_echo_bands_post_id"), "echo_bands", ["post_id"])
+    op.create_index(op.f("ix_echo_bands_key"), "echo_bands", ["key"])
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_echo_bands_key"), table_name="echo_bands")
+    op.drop_index(op.f("ix_echo_bands_post_id"), table_name="echo_bands")
+    op.drop_table("echo_bands")
+    op.drop_index(op.f("ix_echo_members_cluster_id"), table_name="echo_members")
+    op.drop_table("echo_members")
+    op.drop_table("echo_clusters")

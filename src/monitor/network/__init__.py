@@ -1,0 +1,1 @@
+"""Network stages (#15): echoes of one statement across channels."""

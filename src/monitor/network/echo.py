@@ -1,0 +1,175 @@
+"""Echo clusters (#15): a post that is a near copy of an earlier one joins its cluster.
+
+A pipeline hook, after the matcher and inside the batch's transaction: the post's content
+words (network/shingles.py) give 42 band keys, stored in ``echo_bands``; the posts sharing a
+key are its candidates; each is verified on the words themselves, and the most similar one
+at or above THRESHOLD brings the post into its cluster (or founds one with it). Two
+statements of one template — another target, another day or count — share most words, so
+they must also agree on the sites the matcher found and on their numbers, days and months.
+
+The cluster's first publisher and each echo's lag are read from its members' dates
+(store/export.py, the console), so a post back-filled later that is earlier than the rest
+simply becomes the first.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from monitor.network.shingles import MIN_WORDS, anchors, band_keys, jaccard, words
+from monitor.store.ingest import Changed
+from monitor.store.layers import ocr_layers
+from monitor.store.models import Channel, EchoBand, EchoCluster, EchoMember, Match, Post, SignalRow
+
+# Measured on bench/echo.py's dev statements: echoes with a fifth of their words changed and
+# a prefix or hashtags sit at 0.4-0.8 (short English ones lowest), distinct statements below
+# 0.3; statements of one template above it are told apart by their sites and numbers.
+THRESHOLD = 0.4
+# The most key-sharing candidates verified; a template a channel has posted a thousand times
+# must not make each new post read a thousand others.
+MAX_CANDIDATES = 100
+
+
+class EchoHook:
+    def __call__(self, session: Session, channel: Channel, changed: list[Changed]) -> None:
+        ids = [c.post_id for c in changed if c.status in ("new", "edited", "layer")]
+        if not ids:
+            return
+        texts = _texts(session, ids)
+        fresh = {c.post_id for c in changed if c.status == "new"}
+        for post_id in ids:
+            place(session, post_id, texts.get(post_id, ""), fresh=post_id in fresh)
+
+
+def _texts(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    rows = session.execute(select(Post.id, Post.text).where(Post.id.in_(ids))).all()
+    images = ocr_layers(session, ids)
+    # The image's text counts as the post's (#13): a statement posted as a picture by one
+    # channel and as text by another is one statement.
+    return {pid: f"{text}\n{images.get(pid, '')}" for pid, text in rows}
+
+
+def _targets(session: Session, ids: Sequence[int]) -> dict[int, frozenset[str]]:
+    rows = session.execute(
+        select(Match.post_id, SignalRow.rule)
+        .join(SignalRow, SignalRow.match_id == Match.id)
+        .where(Match.post_id.in_(ids), SignalRow.kind == "target")
+    ).all()
+    out: dict[int, set[str]] = defaultdict(set)
+    for pid, rule in rows:
+        out[pid].add(rule)
+    return {pid: frozenset(r) for pid, r in out.items()}
+
+
+def _members(session: Session, post_id: int, cluster_id: int | None) -> list[int]:
+    if cluster_id is None:
+        return [post_id]
+    return list(
+        session.scalars(
+            select(EchoMember.post_id)
+            .where(EchoMember.cluster_id == cluster_id)
+            .limit(MAX_CANDIDATES)
+        )
+    )
+
+
+def _agrees(session: Session, post_id: int, ws: frozenset[str], members: list[int]) -> bool:
+    targets = _targets(session, [post_id, *members])
+    texts = _texts(session, members)
+    mine, my_anchors = targets.get(post_id, frozenset()), anchors(ws)
+    return all(
+        _compatible(mine, targets.get(m, frozenset()))
+        and _compatible(my_anchors, anchors(words(texts.get(m, ""))))
+        for m in members
+    )
+
+
+def _compatible(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Two statements when each names a site (or number, day) the other does not: the
+    template's slot was filled differently. An echo may leave details out (one set holds
+    the other), not change them."""
+    return a <= b or b <= a
+
+
+def place(session: Session, post_id: int, text: str, *, fresh: bool = False) -> int | None:
+    """Index ``post_id`` and put it in the cluster of its nearest earlier copy, if any; the
+    cluster id, or None. Run again on an edit: the post leaves its cluster and is placed anew.
+    ``fresh``: the post was just stored, so it has no bands or cluster to leave."""
+    if not fresh:
+        _leave(session, post_id)
+        session.execute(delete(EchoBand).where(EchoBand.post_id == post_id))
+    ws = words(text)
+    if len(ws) < MIN_WORDS:
+        return None
+    keys = band_keys(ws)
+    shared = func.count(EchoBand.id)
+    candidates = list(
+        session.scalars(
+            select(EchoBand.post_id)
+            .where(EchoBand.key.in_(keys), EchoBand.post_id != post_id)
+            .group_by(EchoBand.post_id)
+            .order_by(shared.desc(), EchoBand.post_id.desc())
+            .limit(MAX_CANDIDATES)
+        )
+    )
+    # One INSERT of 42 rows, not 42 ORM objects nor an executemany: on PostgreSQL each row of
+    # those is a statement of its own (bench/echo.py).
+    session.execute(insert(EchoBand).values([{"post_id": post_id, "key": k} for k in keys]))
+    if not candidates:
+        session.flush()
+        return None
+    texts = _texts(session, candidates)
+    scored = sorted(
+        ((jaccard(ws, words(texts.get(c, ""))), c) for c in candidates),
+        key=lambda x: (-x[0], -x[1]),
+    )
+    scored = [(sim, c) for sim, c in scored if sim >= THRESHOLD]
+    if not scored:
+        session.flush()
+        return None
+    clusters = dict(
+        session.execute(
+            select(EchoMember.post_id, EchoMember.cluster_id).where(
+                EchoMember.post_id.in_([c for _, c in scored])
+            )
+        ).all()
+    )
+    best, best_sim = None, 0.0
+    for sim, cand in scored:
+        # The post must agree with every member of the cluster it would join, not only the
+        # nearest: an echo that dropped the statement's number must not let another
+        # statement of the template in through it.
+        if _agrees(session, post_id, ws, _members(session, cand, clusters.get(cand))):
+            best, best_sim = cand, sim
+            break
+    if best is None:
+        session.flush()
+        return None
+    cluster_id = session.scalar(select(EchoMember.cluster_id).where(EchoMember.post_id == best))
+    if cluster_id is None:
+        cluster = EchoCluster()
+        session.add(cluster)
+        session.flush()
+        cluster_id = cluster.id
+        session.add(EchoMember(post_id=best, cluster_id=cluster_id, similarity=1.0))
+    session.add(EchoMember(post_id=post_id, cluster_id=cluster_id, similarity=round(best_sim, 4)))
+    session.flush()
+    return cluster_id
+
+
+def _leave(session: Session, post_id: int) -> None:
+    cluster_id = session.scalar(select(EchoMember.cluster_id).where(EchoMember.post_id == post_id))
+    if cluster_id is None:
+        return
+    session.execute(delete(EchoMember).where(EchoMember.post_id == post_id))
+    left = session.scalar(
+        select(func.count()).select_from(EchoMember).where(EchoMember.cluster_id == cluster_id)
+    )
+    if (left or 0) < 2:
+        # A cluster of one is no echo.
+        session.execute(delete(EchoMember).where(EchoMember.cluster_id == cluster_id))
+        session.execute(delete(EchoCluster).where(EchoCluster.id == cluster_id))

@@ -1,0 +1,50 @@
+"""Reading echo clusters (#15) for exports and the console: a post's cluster, its size and
+first publisher, computed from the members so that a back-filled earlier post is the first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from monitor.store.models import Channel, EchoMember, Post
+
+
+def clusters_of(session: Session, post_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """post id -> ``{"id", "size", "first": {"channel", "message_id"}}`` for the posts that
+    are in a cluster (interface.md, ``export posts``)."""
+    if not post_ids:
+        return {}
+    member_of = dict(
+        session.execute(
+            select(EchoMember.post_id, EchoMember.cluster_id).where(
+                EchoMember.post_id.in_(post_ids)
+            )
+        ).all()
+    )
+    if not member_of:
+        return {}
+    ids = sorted(set(member_of.values()))
+    sizes = dict(
+        session.execute(
+            select(EchoMember.cluster_id, func.count())
+            .where(EchoMember.cluster_id.in_(ids))
+            .group_by(EchoMember.cluster_id)
+        ).all()
+    )
+    firsts: dict[int, dict[str, Any]] = {}
+    rows = session.execute(
+        select(EchoMember.cluster_id, Channel.handle, Post.message_id)
+        .join(Post, Post.id == EchoMember.post_id)
+        .join(Channel, Channel.id == Post.channel_id)
+        .where(EchoMember.cluster_id.in_(ids))
+        .order_by(EchoMember.cluster_id, Post.date, Post.id)
+    ).all()
+    for cid, handle, message_id in rows:
+        firsts.setdefault(cid, {"channel": handle, "message_id": message_id})
+    return {
+        pid: {"id": cid, "size": sizes.get(cid, 0), "first": firsts.get(cid)}
+        for pid, cid in member_of.items()
+    }
