@@ -1,5 +1,6 @@
-"""Echo clusters (#15): near copies of one statement across channels, and the MinHash band
-keys that find a post's candidates, kept in the database so every worker shares them.
+"""Echo clusters (#15): near copies of one statement across channels, the MinHash band keys
+that find a post's candidates, kept in the database so every worker shares them, and the
+channels posts forward, mention or link.
 
 Revision ID: 0010
 Revises: 0009
@@ -59,9 +60,40 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_echo_bands_post_id"), "echo_bands", ["post_id"])
     op.create_index(op.f("ix_echo_bands_key"), "echo_bands", ["key"])
+    op.create_table(
+        "channel_refs",
+        sa.Column("id", BIG_ID, nullable=False),
+        sa.Column("post_id", BIG_ID, nullable=False),
+        sa.Column("channel_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("target", sa.String(length=100), nullable=False),
+        sa.Column("name", sa.String(length=300), nullable=True),
+        sa.Column("seen_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["channel_id"],
+            ["channels.id"],
+            name=op.f("fk_channel_refs_channel_id_channels"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["post_id"],
+            ["posts.id"],
+            name=op.f("fk_channel_refs_post_id_posts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_channel_refs")),
+        sa.UniqueConstraint(
+            "post_id", "kind", "target", name=op.f("uq_channel_refs_post_id_kind_target")
+        ),
+    )
+    op.create_index(op.f("ix_channel_refs_channel_id"), "channel_refs", ["channel_id"])
+    op.create_index(op.f("ix_channel_refs_target"), "channel_refs", ["target"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_channel_refs_target"), table_name="channel_refs")
+    op.drop_index(op.f("ix_channel_refs_channel_id"), table_name="channel_refs")
+    op.drop_table("channel_refs")
     op.drop_index(op.f("ix_echo_bands_key"), table_name="echo_bands")
     op.drop_index(op.f("ix_echo_bands_post_id"), table_name="echo_bands")
     op.drop_table("echo_bands")

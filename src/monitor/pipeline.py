@@ -202,6 +202,10 @@ def build_pipeline(
     pipeline.hooks.append(search_index_hook)
     # A post's image is queued for download and OCR (#13); the job hands it back via relayer.
     pipeline.hooks.append(MediaHook(settings))
+    from monitor.network.refs import RefHook
+
+    # The channels a post forwards, mentions or links (#15), matched or not.
+    pipeline.hooks.append(RefHook())
     if matcher is not None:
         from monitor.match.persist import MatchHook
 

@@ -103,6 +103,32 @@ def list_(rt: Runtime) -> None:
         )
 
 
+@channels_group.command("discovered")
+@click.option("--limit", type=click.IntRange(min=1, max=10_000), default=100, show_default=True)
+@click.pass_obj
+def discovered_(rt: Runtime, limit: int) -> None:
+    """Channels not monitored that monitored ones forward or mention (#15).
+
+    Columns: the channel (a handle, or id:NUMBER when Telegram gave a forward's channel only
+    by id), references, of which forwards, first and last seen, and the monitored channels
+    that referenced it, most first. Promote one with `monitor channels add HANDLE`.
+    """
+    from monitor.network.refs import discovered
+
+    with rt.migrated_sessions()() as s:
+        rows = discovered(s, limit=limit)
+    if not rows:
+        click.echo("no channels discovered: no monitored channel forwards or mentions another yet")
+        return
+    click.echo(f"{'channel':<34} {'refs':>5} {'fwd':>5} {'first seen':<10} {'last seen':<10} by")
+    for d in rows:
+        by = ", ".join(f"{h} ({n})" for h, n in d.by[:5]) + (" …" if len(d.by) > 5 else "")
+        click.echo(
+            f"{d.target:<34} {d.refs:>5} {d.forwards:>5} {d.first_seen:%Y-%m-%d} "
+            f"{d.last_seen:%Y-%m-%d} {by}"
+        )
+
+
 def _set_enabled(rt: Runtime, handle: str, enabled: bool) -> None:
     with rt.migrated_sessions().begin() as s:
         ch = get_channel(s, handle)

@@ -22,7 +22,7 @@ from monitor.store.models.core import (
     utcnow,
 )
 from monitor.store.models.media import JOB_STATES, MEDIA_STATES, Job, MediaFile
-from monitor.store.models.network import EchoBand, EchoCluster, EchoMember
+from monitor.store.models.network import ChannelRef, EchoBand, EchoCluster, EchoMember
 from monitor.store.models.people import (
     REVIEW_DECISIONS,
     AlertOutbox,
@@ -46,6 +46,7 @@ __all__ = [
     "BigId",
     "Channel",
     "ChannelName",
+    "ChannelRef",
     "CollectionRun",
     "Delivery",
     "EchoBand",

@@ -1,11 +1,12 @@
-"""The tables of echo clusters (#15): posts that are near copies of one statement, across
-channels, and the MinHash band keys that find a post's candidates in the database."""
+"""The tables of the network stage (#15): echo clusters (posts that are near copies of one
+statement, across channels), the MinHash band keys that find a post's candidates in the
+database, and the channels posts forward, mention or link."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Float, ForeignKey
+from sqlalchemy import BigInteger, Float, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from monitor.store.models.core import Base, BigId, utcnow
@@ -48,3 +49,24 @@ class EchoBand(Base):
         BigId, ForeignKey("posts.id", ondelete="CASCADE"), index=True
     )
     key: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class ChannelRef(Base):
+    """A channel a post forwards, mentions (@handle) or links (t.me/handle) (#15): the edges
+    through which analysts find channels nobody watches yet (`monitor channels discovered`).
+
+    ``target`` is a handle, lower case, or ``id:NUMBER`` for a forwarded-from channel Telegram
+    gave only by id: kept, so that it can be resolved later, never dropped."""
+
+    __tablename__ = "channel_refs"
+    __table_args__ = (UniqueConstraint("post_id", "kind", "target"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    post_id: Mapped[int] = mapped_column(BigId, ForeignKey("posts.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(10))  # forward | mention | link
+    target: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str | None] = mapped_column(String(300))  # a forward's display name
+    seen_at: Mapped[datetime]  # the post's date
