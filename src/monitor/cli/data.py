@@ -160,21 +160,33 @@ def import_cmd(rt: Runtime, path: Path, handle: str, group: str | None) -> None:
 
 
 @click.command("export")
-@click.argument("what", type=click.Choice(["posts", "flags"]))
+@click.argument("what", type=click.Choice(["posts", "flags", "graph"]))
 @click.option(
-    "--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv", "gexf", "graphml"]),
+    help="posts, flags: jsonl (default) or csv; graph: gexf (default), graphml or csv.",
 )
 @click.option("--since", help="Only posts dated on or after this date (YYYY-MM-DD, UTC).")
 @click.pass_obj
-def export_cmd(rt: Runtime, what: str, fmt: str, since: str | None) -> None:
-    """Write stored posts, or flagged posts with their review, to stdout.
+def export_cmd(rt: Runtime, what: str, fmt: str | None, since: str | None) -> None:
+    """Write stored posts, flagged posts with their review, or the channel graph to stdout.
 
     JSONL is for programs: one record a line, signals and review nested. CSV is for
     spreadsheets: a UTF-8 BOM, formulas neutralised, one flat cell per column: channel, group,
     message_id, date, severity, score, flagged, kinds, refs, matched, link (t.me), console
     (MONITOR_CONSOLE_URL/posts/ID), text and the post's metadata; flags add review_state,
     review_by, review_at, review_note. README "Exporting" lists every column.
+
+    graph: channels as nodes (group, kind, monitored, community), forward, mention, link and
+    echo edges weighted by posts, as GEXF or GraphML for Gephi, or CSV edges.
     """
+    if what == "graph":
+        _export_graph(rt, fmt or "gexf", since)
+        return
+    if fmt not in (None, "jsonl", "csv"):
+        raise click.BadParameter(f"{what} are exported as jsonl or csv", param_hint="'--format'")
+    fmt = fmt or "jsonl"
     when = parse_since(since)
     sessions = rt.migrated_sessions()
     flagged = what == "flags"
@@ -186,6 +198,20 @@ def export_cmd(rt: Runtime, what: str, fmt: str, since: str | None) -> None:
         else:
             fields = FLAG_FIELDS if flagged else POST_FIELDS
             write_csv(rows, out, fields, console_url=rt.settings.console_url)
+
+
+def _export_graph(rt: Runtime, fmt: str, since: str | None) -> None:
+    from monitor.network.graph import build_graph, write_graph
+
+    if fmt == "jsonl":
+        raise click.BadParameter(
+            "the graph is exported as gexf, graphml or csv", param_hint="'--format'"
+        )
+    if since is not None:
+        raise click.BadParameter("the graph covers every stored post", param_hint="'--since'")
+    with rt.migrated_sessions()() as session:
+        graph = build_graph(session)
+    write_graph(graph, fmt, sys.stdout)
 
 
 COMMANDS = [import_cmd, export_cmd]
