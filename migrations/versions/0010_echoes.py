@@ -61,6 +61,23 @@ def upgrade() -> None:
     op.create_index(op.f("ix_echo_bands_post_id"), "echo_bands", ["post_id"])
     op.create_index(op.f("ix_echo_bands_key"), "echo_bands", ["key"])
     op.create_table(
+        "echo_quotes",
+        sa.Column("post_id", BIG_ID, nullable=False),
+        sa.Column("quoted_id", BIG_ID, nullable=False),
+        sa.Column("containment", sa.Float(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["post_id"], ["posts.id"], name=op.f("fk_echo_quotes_post_id_posts"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["quoted_id"],
+            ["posts.id"],
+            name=op.f("fk_echo_quotes_quoted_id_posts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("post_id", "quoted_id", name=op.f("pk_echo_quotes")),
+    )
+    op.create_index(op.f("ix_echo_quotes_quoted_id"), "echo_quotes", ["quoted_id"])
+    op.create_table(
         "channel_refs",
         sa.Column("id", BIG_ID, nullable=False),
         sa.Column("post_id", BIG_ID, nullable=False),
@@ -94,6 +111,8 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_channel_refs_target"), table_name="channel_refs")
     op.drop_index(op.f("ix_channel_refs_channel_id"), table_name="channel_refs")
     op.drop_table("channel_refs")
+    op.drop_index(op.f("ix_echo_quotes_quoted_id"), table_name="echo_quotes")
+    op.drop_table("echo_quotes")
     op.drop_index(op.f("ix_echo_bands_key"), table_name="echo_bands")
     op.drop_index(op.f("ix_echo_bands_post_id"), table_name="echo_bands")
     op.drop_table("echo_bands")

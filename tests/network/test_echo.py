@@ -168,3 +168,36 @@ def test_the_post_page_lists_the_cluster_first_publisher_first(
     with db.sessions() as s:
         alone = s.scalars(select(Post).where(Post.message_id == 5)).one().id
     assert 'id="echoes"' not in client.get(f"/posts/{alone}").text
+
+
+QUOTING = (
+    "قراءة في بيان اليوم: يرى مراقبون أن الفصائل دخلت مرحلة جديدة من التصعيد، وأن الرسالة "
+    "موجهة إلى واشنطن قبل الانتخابات الأمريكية، إذ جاء في البيان: «" + STATEMENT + "» ويضيف "
+    "المحللون أن توقيت الهجوم يرتبط بالمفاوضات الجارية حول انسحاب التحالف الدولي من البلاد "
+    "وبالضغوط الداخلية على الحكومة العراقية وبالتطورات الإقليمية المتسارعة في المنطقة"
+)
+
+
+def test_a_post_quoting_a_statement_inside_its_own_links_to_it(
+    db: Database, pipeline: Pipeline
+) -> None:
+    nujaba, media = add_channel(db, "nujaba"), add_channel(db, "sabereen")
+    pipeline.store(nujaba, [post(10, STATEMENT)])
+    pipeline.store(media, [post(3, QUOTING, hours=5), post(4, "صباح الخير يا أهل العراق", 6)])
+    with db.sessions() as s:
+        rows = {(d["channel"], d["message_id"]): d for d in iter_posts(s)}
+    quoting = rows[("sabereen", 3)]
+    assert quoting["quotes"] == [{"channel": "nujaba", "message_id": 10}]
+    assert quoting["cluster"] is None  # a quote inside commentary is no echo
+    assert rows[("nujaba", 10)]["quotes"] == [] and rows[("sabereen", 4)]["quotes"] == []
+
+
+def test_the_quoted_statement_collected_after_the_quote_is_linked_too(
+    db: Database, pipeline: Pipeline
+) -> None:
+    nujaba, media = add_channel(db, "nujaba"), add_channel(db, "sabereen")
+    pipeline.store(media, [post(3, QUOTING, hours=5)])
+    pipeline.store(nujaba, [post(10, STATEMENT)])  # back-filled
+    with db.sessions() as s:
+        rows = {(d["channel"], d["message_id"]): d for d in iter_posts(s)}
+    assert rows[("sabereen", 3)]["quotes"] == [{"channel": "nujaba", "message_id": 10}]

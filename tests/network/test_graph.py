@@ -17,7 +17,7 @@ from monitor.pipeline import build_pipeline
 from monitor.store.models import Channel
 from tests.conftest import CONFIG, CliRunner, Database, add_channel
 
-from .test_echo import ECHO, STATEMENT
+from .test_echo import ECHO, QUOTING, STATEMENT
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 
@@ -45,6 +45,7 @@ def world(db: Database, tmp_path: Path) -> Database:
             rec(7, "", hours=5, fwd=ForwardInfo("nujaba", 2, "النجباء")),
         ],
     )
+    pipe.store(add_channel(db, "analysis"), [rec(1, QUOTING, hours=8)])
     return db
 
 
@@ -56,7 +57,7 @@ def test_gexf_opens_in_networkx_with_the_channels_and_their_edges(
     path = tmp_path / "graph.gexf"
     path.write_text(result.out, encoding="utf-8")
     g = nx.read_gexf(path)
-    assert set(g.nodes) == {"nujaba", "kahf_media", "sabereen_news"}
+    assert set(g.nodes) == {"nujaba", "kahf_media", "sabereen_news", "analysis"}
     assert g.nodes["kahf_media"]["group"] == "Ashab al-Kahf"
     assert g.nodes["kahf_media"]["label"] == "أصحاب الكهف[31m"  # control characters dropped
     assert g.nodes["sabereen_news"]["monitored"] is False
@@ -64,7 +65,8 @@ def test_gexf_opens_in_networkx_with_the_channels_and_their_edges(
     assert (forward["forward"], forward["weight"]) == (2, 2)
     assert g.edges["nujaba", "kahf_media"]["echo"] == 1  # the first publisher to its echo
     assert g.edges["nujaba", "sabereen_news"]["mention"] == 1
-    assert {g.nodes[n]["community"] for n in g.nodes} <= {0, 1, 2}
+    assert g.edges["analysis", "nujaba"]["quote"] == 1
+    assert {g.nodes[n]["community"] for n in g.nodes} <= {0, 1, 2, 3}
 
 
 def test_graphml_and_csv_carry_the_same_edges(
@@ -83,6 +85,7 @@ def test_graphml_and_csv_carry_the_same_edges(
         ("kahf_media", "nujaba", "forward", 2),
         ("nujaba", "kahf_media", "echo", 1),
         ("nujaba", "sabereen_news", "mention", 1),
+        ("analysis", "nujaba", "quote", 1),
     }
     assert {(a, b) for a, b in g.edges} == {(r["source"], r["target"]) for r in rows}
 

@@ -3,7 +3,8 @@
 Nodes are the monitored channels (with their group and kind) and the channels they point at
 (monitored false); edges are directed, one per (source, target, kind), weighted by how many
 posts make them: ``forward``, ``mention``, ``link`` from channel_refs, ``echo`` from the first
-publisher of a cluster to each channel that repeated it. Communities (networkx's greedy
+publisher of a cluster to each channel that repeated it, ``quote`` from the quoting channel to
+the quoted one. Communities (networkx's greedy
 modularity on the undirected weights) are a node attribute, for colouring.
 """
 
@@ -18,12 +19,12 @@ from typing import TextIO
 import networkx as nx
 from networkx.algorithms.community import greedy_modularity_communities
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from monitor.store.models import Channel, ChannelRef, EchoMember, Group, Post
+from monitor.store.models import Channel, ChannelRef, EchoMember, EchoQuote, Group, Post
 
 FORMATS = ("gexf", "graphml", "csv")
-EDGE_KINDS = ("forward", "mention", "link", "echo")
+EDGE_KINDS = ("forward", "mention", "link", "echo", "quote")
 # XML 1.0 cannot carry these at all, and a channel title may hold any of them.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -73,6 +74,18 @@ def build_graph(session: Session) -> nx.DiGraph:
         weights[(handle, target, kind)] += n
     for (source, target), n in _echo_edges(session).items():
         weights[(source, target, "echo")] += n
+    quoter, quoted = aliased(Post), aliased(Post)
+    by, of = aliased(Channel), aliased(Channel)
+    for source, target, n in session.execute(
+        select(by.handle, of.handle, func.count())
+        .select_from(EchoQuote)
+        .join(quoter, quoter.id == EchoQuote.post_id)
+        .join(quoted, quoted.id == EchoQuote.quoted_id)
+        .join(by, by.id == quoter.channel_id)
+        .join(of, of.id == quoted.channel_id)
+        .group_by(by.handle, of.handle)
+    ):
+        weights[(source, target, "quote")] += n
     for (source, target, kind), n in sorted(weights.items()):
         if target not in g:
             g.add_node(target, label=target, monitored=False, kind="", group="")

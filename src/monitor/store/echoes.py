@@ -1,5 +1,6 @@
-"""Reading echo clusters (#15) for exports and the console: a post's cluster, its size and
-first publisher, computed from the members so that a back-filled earlier post is the first."""
+"""Reading echo clusters and quotes (#15) for exports and the console: a post's cluster, its
+size and first publisher, computed from the members so that a back-filled earlier post is the
+first; the statements a post quotes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from monitor.store.models import Channel, EchoMember, Post
+from monitor.store.models import Channel, EchoMember, EchoQuote, Post
 
 
 def clusters_of(session: Session, post_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
@@ -48,3 +49,20 @@ def clusters_of(session: Session, post_ids: Sequence[int]) -> dict[int, dict[str
         pid: {"id": cid, "size": sizes.get(cid, 0), "first": firsts.get(cid)}
         for pid, cid in member_of.items()
     }
+
+
+def quotes_of(session: Session, post_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    """post id -> the statements of other channels it quotes, ``[{"channel", "message_id"}]``,
+    earliest first (interface.md, ``export posts``)."""
+    if not post_ids:
+        return {}
+    out: dict[int, list[dict[str, Any]]] = {}
+    for pid, handle, message_id in session.execute(
+        select(EchoQuote.post_id, Channel.handle, Post.message_id)
+        .join(Post, Post.id == EchoQuote.quoted_id)
+        .join(Channel, Channel.id == Post.channel_id)
+        .where(EchoQuote.post_id.in_(post_ids))
+        .order_by(EchoQuote.post_id, Post.date, Post.id)
+    ):
+        out.setdefault(pid, []).append({"channel": handle, "message_id": message_id})
+    return out

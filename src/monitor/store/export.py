@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from monitor.match.rules import KINDS
 from monitor.store.channels import post_link
-from monitor.store.echoes import clusters_of
+from monitor.store.echoes import clusters_of, quotes_of
 from monitor.store.models import (
     REVIEW_DECISIONS,
     Channel,
@@ -46,6 +46,7 @@ POST_FIELDS = [
     "signals",
     "ocr",
     "cluster",
+    "quotes",
 ]
 FLAG_FIELDS = [*POST_FIELDS, "review"]
 
@@ -125,9 +126,10 @@ def post_dict(
     group: str | EllipsisType | None = ...,
     image: MediaFile | None = None,
     cluster: dict[str, Any] | None = None,
+    quotes: list[dict[str, Any]] | None = None,
 ) -> ExportRow:
     """``image``: the post's media row (#13), for ``media.phash`` and ``ocr``; ``cluster``:
-    its echo cluster (#15, store/echoes.py)."""
+    its echo cluster and ``quotes`` the statements it quotes (#15, store/echoes.py)."""
     fwd = None
     if post.fwd_channel or post.fwd_name or post.fwd_message_id:
         fwd = {
@@ -171,6 +173,7 @@ def post_dict(
         signals=signal_dicts(match),
         ocr=ocr,
         cluster=cluster,
+        quotes=quotes or [],
     )
     if group is ...:
         # A caller that did not join the group (the console's export): channel and group are
@@ -212,9 +215,12 @@ def iter_posts(
         if not rows:
             return
         reviews = _latest_reviews(session, [r[0].id for r in rows]) if flagged_only else {}
-        clusters = clusters_of(session, [r[0].id for r in rows])
+        ids = [r[0].id for r in rows]
+        clusters, quotes = clusters_of(session, ids), quotes_of(session, ids)
         for post, handle, n, match, group, image in rows:
-            d = post_dict(post, handle, n, match, group, image, clusters.get(post.id))
+            d = post_dict(
+                post, handle, n, match, group, image, clusters.get(post.id), quotes.get(post.id)
+            )
             if flagged_only:
                 d["review"] = reviews.get(post.id)
             yield d

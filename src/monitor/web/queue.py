@@ -15,7 +15,7 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from monitor.store.echoes import clusters_of
+from monitor.store.echoes import clusters_of, quotes_of
 from monitor.store.export import FLAG_FIELDS, post_dict, write_csv
 from monitor.store.models import (
     AuditLog,
@@ -183,7 +183,7 @@ def export_rows(session: Session, qq: QueueQuery, me_id: int | None) -> Iterator
             m.post_id: m
             for m in session.scalars(select(MediaFile).where(MediaFile.post_id.in_(ids)))
         }
-        clusters = clusters_of(session, ids)
+        clusters, quotes = clusters_of(session, ids), quotes_of(session, ids)
         for pid in ids:
             post = posts[pid]
             d = post_dict(
@@ -193,6 +193,7 @@ def export_rows(session: Session, qq: QueueQuery, me_id: int | None) -> Iterator
                 matches.get(pid),
                 image=images.get(pid),
                 cluster=clusters.get(pid),
+                quotes=quotes.get(pid),
             )
             d["review"] = reviews.get(
                 pid, {"state": "unreviewed", "by": None, "at": None, "note": ""}

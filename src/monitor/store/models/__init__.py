@@ -22,7 +22,13 @@ from monitor.store.models.core import (
     utcnow,
 )
 from monitor.store.models.media import JOB_STATES, MEDIA_STATES, Job, MediaFile
-from monitor.store.models.network import ChannelRef, EchoBand, EchoCluster, EchoMember
+from monitor.store.models.network import (
+    ChannelRef,
+    EchoBand,
+    EchoCluster,
+    EchoMember,
+    EchoQuote,
+)
 from monitor.store.models.people import (
     REVIEW_DECISIONS,
     AlertOutbox,
@@ -52,6 +58,7 @@ __all__ = [
     "EchoBand",
     "EchoCluster",
     "EchoMember",
+    "EchoQuote",
     "Group",
     "JSONType",
     "Job",

@@ -70,3 +70,19 @@ class ChannelRef(Base):
     target: Mapped[str] = mapped_column(String(100), index=True)
     name: Mapped[str | None] = mapped_column(String(300))  # a forward's display name
     seen_at: Mapped[datetime]  # the post's date
+
+
+class EchoQuote(Base):
+    """A post that quotes most of another channel's earlier statement inside its own (#15):
+    containment, not whole-post similarity, so the quote is no echo of it."""
+
+    __tablename__ = "echo_quotes"
+
+    post_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    quoted_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    # The share of the quoted statement's words found in the post.
+    containment: Mapped[float] = mapped_column(Float)
