@@ -75,6 +75,7 @@ def test_demo_reads_the_sample_statement_images(run_cli: CliRunner, tmp_path: Pa
     """Three posts of the sample are statements in an image with a caption of a word or an
     emoji; the demo reads them (#13), so the queue holds flags found only in images."""
     from monitor.media.similar import same_image
+    from monitor.store.export import iter_posts
     from monitor.store.models import MediaFile
     from tests.media.ocr_support import require_ocr
 
@@ -105,6 +106,15 @@ def test_demo_reads_the_sample_statement_images(run_cli: CliRunner, tmp_path: Pa
         # Photos the sample's export did not include are recorded as such, not failed.
         missing = rows[("kahf_media", 201)]
         assert missing.status == "skipped" and "did not include" in (missing.error or "")
+        # The re-posted statement image is one statement, read from both images (#15).
+        clusters = {(d["channel"], d["message_id"]): d["cluster"] for d in iter_posts(s)}
+        assert clusters[("fajr_commander", 109)] == clusters[("kahf_media", 208)]
+        first = clusters[("kahf_media", 208)]
+        assert first is not None and first["first"] == {"channel": "kahf_media", "message_id": 208}
+        # The outlet posted the group's cue verse three days after the group did.
+        verse = clusters[("kahf_media", 205)]
+        assert verse is not None
+        assert verse["first"] == {"channel": "sarayat_alfajr", "message_id": 3315}
     engine.dispose()
 
 
