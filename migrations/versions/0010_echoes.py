@@ -59,7 +59,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_echo_bands")),
     )
     op.create_index(op.f("ix_echo_bands_post_id"), "echo_bands", ["post_id"])
-    op.create_index(op.f("ix_echo_bands_key"), "echo_bands", ["key"])
+    op.create_index("ix_echo_bands_key_post_id", "echo_bands", ["key", "post_id"])
     op.create_table(
         "echo_quotes",
         sa.Column("post_id", BIG_ID, nullable=False),
@@ -113,7 +113,7 @@ def downgrade() -> None:
     op.drop_table("channel_refs")
     op.drop_index(op.f("ix_echo_quotes_quoted_id"), table_name="echo_quotes")
     op.drop_table("echo_quotes")
-    op.drop_index(op.f("ix_echo_bands_key"), table_name="echo_bands")
+    op.drop_index("ix_echo_bands_key_post_id", table_name="echo_bands")
     op.drop_index(op.f("ix_echo_bands_post_id"), table_name="echo_bands")
     op.drop_table("echo_bands")
     op.drop_index(op.f("ix_echo_members_cluster_id"), table_name="echo_members")

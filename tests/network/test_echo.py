@@ -201,3 +201,21 @@ def test_the_quoted_statement_collected_after_the_quote_is_linked_too(
     with db.sessions() as s:
         rows = {(d["channel"], d["message_id"]): d for d in iter_posts(s)}
     assert rows[("sabereen", 3)]["quotes"] == [{"channel": "nujaba", "message_id": 10}]
+
+
+def test_shifting_windows_of_words_do_not_chain_unrelated_statements(
+    db: Database, pipeline: Pipeline
+) -> None:
+    # Each post shares most words with the one before; the last shares none with the first.
+    words = (
+        "المقاومة الاحتلال بيان الشعب العراق الأرض السيادة الكرامة الحرية الشهداء الدماء "
+        "الوطن الجهاد النصر الصمود الفصائل الحكومة البرلمان القرار الانسحاب المرحلة الرسالة "
+        "العدوان المنطقة الإقليم القوى الموقف الخيار الميدان الساحة"
+    )
+    vocab = words.split()
+    a = add_channel(db, "group_a")
+    posts = [post(i + 1, " ".join(vocab[3 * i : 3 * i + 10]), hours=i) for i in range(6)]
+    pipeline.store(a, posts)
+    clusters = exported(db)
+    first, last = clusters[("group_a", 1)], clusters[("group_a", 6)]
+    assert first is None or last is None or first["id"] != last["id"]

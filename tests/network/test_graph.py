@@ -33,7 +33,8 @@ def world(db: Database, tmp_path: Path) -> Database:
     with db.sessions.begin() as s:
         ch = s.get(Channel, kahf)
         assert ch is not None
-        ch.title, ch.kind = "أصحاب الكهف\x00\x1b[31m", "media"  # hostile title
+        # hostile title: PostgreSQL refuses NUL itself; \x0b is stored, and XML cannot carry it
+        ch.title, ch.kind = "أصحاب الكهف\x0b\x1b[31m", "media"
     matcher = Matcher(load_rules(CONFIG / "rules"), cache_dir=tmp_path / "mc")
     pipe = build_pipeline(db.sessions, load_settings(), matcher=matcher)
     pipe.store(nujaba, [rec(1, STATEMENT), rec(2, "تابعوا @sabereen_news")])

@@ -38,6 +38,25 @@ def test_forwards_links_and_mentions_are_read_and_nothing_else() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("peer", "target"),
+    [
+        ("user123456789", None),  # a person, as Telethon names a user peer
+        ("channel1234567", None),
+        ("1005678901", "id:1005678901"),  # a bare id keeps its digits
+        ("-1001005678901", "id:1005678901"),  # the Bot API form of the same channel
+    ],
+)
+def test_forwarded_from_peers_that_are_no_channel_handle(peer: str, target: str | None) -> None:
+    got = refs_of(rec(1, "", ForwardInfo(peer, 1, "x")))
+    assert got == ([("forward", target, "x")] if target else [])
+
+
+def test_look_alike_letters_make_no_handle() -> None:
+    # ſ (long s) and K (Kelvin sign) match [a-z] under re.I unless ASCII is asked for.
+    assert refs_of(rec(1, "t.me/\u017fecret_chan @\u212aelvin_channel")) == []
+
+
 def test_a_post_full_of_handles_gives_a_bounded_number() -> None:
     text = " ".join(f"@channel_{i:04d}" for i in range(500))
     assert len(refs_of(rec(1, text))) == MAX_REFS

@@ -14,14 +14,16 @@ simply becomes the first.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import cast
 
-from sqlalchemy import Table, delete, func, insert, or_, select
+from sqlalchemy import Table, TextClause, delete, func, insert, or_, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from monitor.network.shingles import MIN_WORDS, anchors, band_keys, jaccard, words
+from monitor.network.shingles import BANDS, MIN_WORDS, anchors, band_keys, jaccard, words
 from monitor.store.ingest import Changed
 from monitor.store.layers import ocr_layers
 from monitor.store.models import (
@@ -35,6 +37,8 @@ from monitor.store.models import (
     SignalRow,
 )
 
+log = logging.getLogger(__name__)
+
 _BANDS = cast(Table, EchoBand.__table__)
 _QUOTES = cast(Table, EchoQuote.__table__)
 # Measured on bench/echo.py's dev statements: echoes with a fifth of their words changed and
@@ -46,6 +50,12 @@ THRESHOLD = 0.4
 QUOTE_SHARE = 0.8
 QUOTE_LONGER = 1.6
 QUOTED_WORDS = 8
+# Posts read per band key, newest first: a text posted ten thousand times must not make each
+# new copy read every earlier one (its nearest copies are enough to join their cluster).
+PER_KEY = 20
+# A joining post must keep this much in common with the cluster's first post, not only with
+# its nearest member: shifting windows of words must not chain unrelated statements (#15).
+FOUNDER_MIN = 0.25
 # The most key-sharing candidates verified; a template a channel has posted a thousand times
 # must not make each new post read a thousand others.
 MAX_CANDIDATES = 100
@@ -59,7 +69,21 @@ class EchoHook:
         texts = _texts(session, ids)
         fresh = {c.post_id for c in changed if c.status == "new"}
         for post_id in ids:
-            place(session, post_id, texts.get(post_id, ""), fresh=post_id in fresh)
+            _place_once(session, post_id, texts.get(post_id, ""), fresh=post_id in fresh)
+
+
+def _place_once(session: Session, post_id: int, text: str, *, fresh: bool) -> None:
+    """place() in a savepoint: another worker founding or dissolving the same cluster at the
+    same moment (PostgreSQL) fails this post's placing, not the batch. Tried again once, when
+    the other worker's rows are visible; then the post stays unclustered, logged."""
+    for attempt in (1, 2):
+        try:
+            with session.begin_nested():
+                place(session, post_id, text, fresh=fresh and attempt == 1)
+            return
+        except IntegrityError as exc:
+            if attempt == 2:
+                log.warning("post %d not placed in an echo cluster: %s", post_id, exc.orig)
 
 
 def _texts(session: Session, ids: Sequence[int]) -> dict[int, str]:
@@ -82,13 +106,41 @@ def _targets(session: Session, ids: Sequence[int]) -> dict[int, frozenset[str]]:
     return {pid: frozenset(r) for pid, r in out.items()}
 
 
+def _candidates_sql() -> TextClause:
+    # Written out once: built with select() and union_all() per post, the 42 subqueries cost
+    # five times the rest of the placing in Python alone (bench/echo.py).
+    per_key = " UNION ALL ".join(
+        f"SELECT post_id FROM (SELECT post_id FROM echo_bands WHERE key = :k{i} "
+        f"AND post_id <> :pid ORDER BY post_id DESC LIMIT :per_key) AS b{i}"
+        for i in range(BANDS)
+    )
+    return text(
+        f"SELECT post_id FROM ({per_key}) AS hits "
+        "GROUP BY post_id ORDER BY count(*) DESC, post_id DESC LIMIT :most"
+    )
+
+
+_CANDIDATES = _candidates_sql()
+
+
+def _candidates(session: Session, post_id: int, keys: list[int]) -> list[int]:
+    """The posts sharing most band keys with this one, at most PER_KEY read per key (one
+    statement, so the cost does not grow with how often a text was posted before)."""
+    params: dict[str, int] = {f"k{i}": k for i, k in enumerate(keys)}
+    params |= {"pid": post_id, "per_key": PER_KEY, "most": MAX_CANDIDATES}
+    return [int(r[0]) for r in session.execute(_CANDIDATES, params)]
+
+
 def _members(session: Session, post_id: int, cluster_id: int | None) -> list[int]:
+    """The cluster's members to agree with, its first post first."""
     if cluster_id is None:
         return [post_id]
     return list(
         session.scalars(
             select(EchoMember.post_id)
+            .join(Post, Post.id == EchoMember.post_id)
             .where(EchoMember.cluster_id == cluster_id)
+            .order_by(Post.date, Post.id)
             .limit(MAX_CANDIDATES)
         )
     )
@@ -98,6 +150,8 @@ def _agrees(session: Session, post_id: int, ws: frozenset[str], members: list[in
     targets = _targets(session, [post_id, *members])
     texts = _texts(session, members)
     mine, my_anchors = targets.get(post_id, frozenset()), anchors(ws)
+    if jaccard(ws, words(texts.get(members[0], ""))) < FOUNDER_MIN:
+        return False
     return all(
         _compatible(mine, targets.get(m, frozenset()))
         and _compatible(my_anchors, anchors(words(texts.get(m, ""))))
@@ -128,16 +182,7 @@ def place(session: Session, post_id: int, text: str, *, fresh: bool = False) -> 
     if len(ws) < MIN_WORDS:
         return None
     keys = band_keys(ws)
-    shared = func.count(EchoBand.id)
-    candidates = list(
-        session.scalars(
-            select(EchoBand.post_id)
-            .where(EchoBand.key.in_(keys), EchoBand.post_id != post_id)
-            .group_by(EchoBand.post_id)
-            .order_by(shared.desc(), EchoBand.post_id.desc())
-            .limit(MAX_CANDIDATES)
-        )
-    )
+    candidates = _candidates(session, post_id, keys)
     # The table's own insert with a list of rows: SQLAlchemy batches it into few statements.
     # Measured per post, 42 rows: 0.36 ms on SQLite and 1.4 ms on PostgreSQL, against 2.5 and
     # 3.4 ms for one INSERT … VALUES of 42 rows, and more for 42 ORM objects.
@@ -166,22 +211,28 @@ def place(session: Session, post_id: int, text: str, *, fresh: bool = False) -> 
         ).all()
     )
     best, best_sim = None, 0.0
+    refused: set[int] = set()
     for sim, cand in scored:
+        cluster = clusters.get(cand)
+        if cluster is not None and cluster in refused:
+            continue  # one check a cluster, however many of its members are candidates
         # The post must agree with every member of the cluster it would join, not only the
         # nearest: an echo that dropped the statement's number must not let another
         # statement of the template in through it.
-        if _agrees(session, post_id, ws, _members(session, cand, clusters.get(cand))):
+        if _agrees(session, post_id, ws, _members(session, cand, cluster)):
             best, best_sim = cand, sim
             break
+        if cluster is not None:
+            refused.add(cluster)
     if best is None:
         session.flush()
         return None
     cluster_id = session.scalar(select(EchoMember.cluster_id).where(EchoMember.post_id == best))
     if cluster_id is None:
-        cluster = EchoCluster()
-        session.add(cluster)
+        founded = EchoCluster()
+        session.add(founded)
         session.flush()
-        cluster_id = cluster.id
+        cluster_id = founded.id
         session.add(EchoMember(post_id=best, cluster_id=cluster_id, similarity=1.0))
     session.add(EchoMember(post_id=post_id, cluster_id=cluster_id, similarity=round(best_sim, 4)))
     session.flush()

@@ -5,7 +5,7 @@ Nodes are the monitored channels (with their group and kind) and the channels th
 posts make them: ``forward``, ``mention``, ``link`` from channel_refs, ``echo`` from the first
 publisher of a cluster to each channel that repeated it, ``quote`` from the quoting channel to
 the quoted one. Communities (networkx's greedy
-modularity on the undirected weights) are a node attribute, for colouring.
+modularity, Louvain, on the undirected weights) are a node attribute, for colouring.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import TextIO
 
 import networkx as nx
-from networkx.algorithms.community import greedy_modularity_communities
+from networkx.algorithms.community import louvain_communities
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
@@ -105,7 +105,8 @@ def _communities(g: nx.DiGraph) -> list[set[str]]:
     if g.number_of_edges() == 0:
         return [{n} for n in sorted(g.nodes)]
     return sorted(
-        (set(c) for c in greedy_modularity_communities(g.to_undirected(), weight="weight")),
+        # Louvain, seeded: greedy modularity took 10 s on a 5,000-leaf star (spam handles).
+        (set(c) for c in louvain_communities(g.to_undirected(), weight="weight", seed=15)),
         key=lambda c: (-len(c), min(c)),
     )
 

@@ -22,9 +22,10 @@ from monitor.store.models import Channel, ChannelRef
 
 MAX_REFS = 20
 _USERNAME = r"[A-Za-z][A-Za-z0-9_]{3,31}"
-_MENTION = re.compile(rf"(?<![\w@/.])@({_USERNAME})(?![\w])")
+_MENTION = re.compile(rf"(?<![\w@/.])@({_USERNAME})(?![\w])", re.A)
+# ASCII only: with re.I alone, [A-Za-z] also matches ſ, K (Kelvin) and İ, look-alike handles.
 _LINK = re.compile(
-    rf"(?<![\w.])(?:https?://)?(?:t|telegram)\.me/(?:s/)?({_USERNAME})(?![\w])", re.I
+    rf"(?<![\w.])(?:https?://)?(?:t|telegram)\.me/(?:s/)?({_USERNAME})(?![\w])", re.I | re.A
 )
 # t.me paths that are not channels.
 _NOT_CHANNELS = frozenset(
@@ -42,18 +43,24 @@ _NOT_CHANNELS = frozenset(
         "boost",
     }
 )
-_NUMERIC = re.compile(r"-?(?:100)?(\d{5,15})")
+# "-100…" is how Bot API ids write a channel; a bare id is the channel's own.
+_NUMERIC = re.compile(r"-100(\d{5,15})|(\d{5,15})")
+# How Telethon and the exports name a forward's user or chat peer: not a channel handle (a
+# person who registered "user123" would be the account analysts add).
+_PEER = re.compile(r"(?:user|chat|channel)\d+", re.I)
 
 
 def _forward_target(channel: str | None) -> str | None:
     if not channel:
         return None
     c = channel.strip().removeprefix("@")
-    if re.fullmatch(_USERNAME, c):
+    if _PEER.fullmatch(c):
+        return None
+    if re.fullmatch(_USERNAME, c, re.A):
         return c.lower()
     m = _NUMERIC.fullmatch(c)
     # An id without a handle: kept as one, to be resolved once the channel is known (#15).
-    return f"id:{m.group(1)}" if m else None
+    return f"id:{m.group(1) or m.group(2)}" if m else None
 
 
 def refs_of(record: PostRecord) -> list[tuple[str, str, str | None]]:

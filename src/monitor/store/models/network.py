@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Float, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from monitor.store.models.core import Base, BigId, utcnow
@@ -43,12 +43,14 @@ class EchoBand(Base):
     index (#15)."""
 
     __tablename__ = "echo_bands"
+    # A key's newest posts first, read straight off the index (network/echo.py, PER_KEY).
+    __table_args__ = (Index("ix_echo_bands_key_post_id", "key", "post_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     post_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("posts.id", ondelete="CASCADE"), index=True
     )
-    key: Mapped[int] = mapped_column(BigInteger, index=True)
+    key: Mapped[int] = mapped_column(BigInteger)
 
 
 class ChannelRef(Base):
