@@ -12,11 +12,12 @@ from sqlalchemy import func, select
 
 from monitor.collect.records import PostRecord
 from monitor.config import load_settings
-from monitor.match import Matcher, load_rules
+from monitor.match import Matcher
 from monitor.pipeline import Pipeline, build_pipeline
 from monitor.store.export import iter_posts
 from monitor.store.models import EchoBand, EchoCluster, EchoMember, Post
-from tests.conftest import CONFIG, Database, add_channel
+from tests.conftest import Database, add_channel
+from tests.conftest_match import shared_matcher
 from tests.web_support import login, make_client, make_users
 
 T0 = datetime(2024, 2, 3, 6, 0, tzinfo=UTC)
@@ -35,7 +36,7 @@ ECHO = (
 
 @pytest.fixture(scope="module")
 def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
-    return Matcher(load_rules(CONFIG / "rules"), cache_dir=tmp_path_factory.getbasetemp() / "mc")
+    return shared_matcher(tmp_path_factory.getbasetemp() / "match-cache")
 
 
 @pytest.fixture
@@ -47,9 +48,13 @@ def post(mid: int, text: str, hours: float = 0) -> PostRecord:
     return PostRecord(mid, T0 + timedelta(hours=hours), text, "export")
 
 
-def exported(db: Database) -> dict[tuple[str, int], dict | None]:
+def export_rows(db: Database) -> dict[tuple[str, int], dict]:
     with db.sessions() as s:
-        return {(d["channel"], d["message_id"]): d["cluster"] for d in iter_posts(s)}
+        return {(d["channel"], d["message_id"]): d for d in iter_posts(s)}
+
+
+def exported(db: Database) -> dict[tuple[str, int], dict | None]:
+    return {key: row["cluster"] for key, row in export_rows(db).items()}
 
 
 def test_an_echo_hours_later_joins_the_first_publishers_cluster(
@@ -184,8 +189,7 @@ def test_a_post_quoting_a_statement_inside_its_own_links_to_it(
     nujaba, media = add_channel(db, "nujaba"), add_channel(db, "sabereen")
     pipeline.store(nujaba, [post(10, STATEMENT)])
     pipeline.store(media, [post(3, QUOTING, hours=5), post(4, "صباح الخير يا أهل العراق", 6)])
-    with db.sessions() as s:
-        rows = {(d["channel"], d["message_id"]): d for d in iter_posts(s)}
+    rows = export_rows(db)
     quoting = rows[("sabereen", 3)]
     assert quoting["quotes"] == [{"channel": "nujaba", "message_id": 10}]
     assert quoting["cluster"] is None  # a quote inside commentary is no echo
@@ -198,8 +202,7 @@ def test_the_quoted_statement_collected_after_the_quote_is_linked_too(
     nujaba, media = add_channel(db, "nujaba"), add_channel(db, "sabereen")
     pipeline.store(media, [post(3, QUOTING, hours=5)])
     pipeline.store(nujaba, [post(10, STATEMENT)])  # back-filled
-    with db.sessions() as s:
-        rows = {(d["channel"], d["message_id"]): d for d in iter_posts(s)}
+    rows = export_rows(db)
     assert rows[("sabereen", 3)]["quotes"] == [{"channel": "nujaba", "message_id": 10}]
 
 

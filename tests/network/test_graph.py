@@ -12,10 +12,10 @@ import pytest
 
 from monitor.collect.records import ForwardInfo, PostRecord
 from monitor.config import load_settings
-from monitor.match import Matcher, load_rules
 from monitor.pipeline import build_pipeline
 from monitor.store.models import Channel
-from tests.conftest import CONFIG, CliRunner, Database, add_channel
+from tests.conftest import CliRunner, Database, add_channel
+from tests.conftest_match import shared_matcher
 
 from .test_echo import ECHO, QUOTING, STATEMENT
 
@@ -27,7 +27,7 @@ def rec(mid: int, text: str, hours: float = 0, fwd: ForwardInfo | None = None) -
 
 
 @pytest.fixture
-def world(db: Database, tmp_path: Path) -> Database:
+def world(db: Database, tmp_path_factory: pytest.TempPathFactory) -> Database:
     nujaba = add_channel(db, "nujaba", group="Harakat al-Nujaba")
     kahf = add_channel(db, "kahf_media", group="Ashab al-Kahf")
     with db.sessions.begin() as s:
@@ -35,7 +35,7 @@ def world(db: Database, tmp_path: Path) -> Database:
         assert ch is not None
         # hostile title: PostgreSQL refuses NUL itself; \x0b is stored, and XML cannot carry it
         ch.title, ch.kind = "أصحاب الكهف\x0b\x1b[31m", "media"
-    matcher = Matcher(load_rules(CONFIG / "rules"), cache_dir=tmp_path / "mc")
+    matcher = shared_matcher(tmp_path_factory.getbasetemp() / "match-cache")
     pipe = build_pipeline(db.sessions, load_settings(), matcher=matcher)
     pipe.store(nujaba, [rec(1, STATEMENT), rec(2, "تابعوا @sabereen_news")])
     pipe.store(

@@ -115,9 +115,15 @@ _READ = (
 )
 
 
+def _hashes(media: MediaInfo, kind: str) -> list[str]:
+    """The hashes that may name this media's image, preferred first: a video's sha256 is the
+    video's, so a thumbnail has only its still's."""
+    named = [media.thumb_sha256] if kind == "thumbnail" else [media.sha256, media.thumb_sha256]
+    return [h for h in named if h]
+
+
 def _kept(media: MediaInfo, kind: str, store: MediaStore) -> str | None:
-    kept = [media.thumb_sha256] if kind == "thumbnail" else [media.sha256, media.thumb_sha256]
-    return next((h for h in kept if h and store.has(h)), None)
+    return next((h for h in _hashes(media, kind) if store.has(h)), None)
 
 
 def _replaced(old: MediaFile, source: str, media: MediaInfo, kind: str) -> bool:
@@ -126,8 +132,7 @@ def _replaced(old: MediaFile, source: str, media: MediaInfo, kind: str) -> bool:
     By hash where the source gives one (Telethon, store/ingest.py). The web preview gives
     only an address, which stays the same while the file does; a new address on an edited
     post is read again, at worst re-reading the same picture once."""
-    named = [media.thumb_sha256] if kind == "thumbnail" else [media.sha256, media.thumb_sha256]
-    hashes = {h for h in named if h}
+    hashes = set(_hashes(media, kind))
     if hashes and old.sha256 is not None:
         return old.sha256 not in hashes
     if source == "web" and old.origin == "web":

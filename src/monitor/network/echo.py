@@ -79,7 +79,7 @@ def _place_once(session: Session, post_id: int, text: str, *, fresh: bool) -> No
     for attempt in (1, 2):
         try:
             with session.begin_nested():
-                place(session, post_id, text, fresh=fresh and attempt == 1)
+                place(session, post_id, text, fresh=fresh)
             return
         except IntegrityError as exc:
             if attempt == 2:
@@ -146,15 +146,24 @@ def _members(session: Session, post_id: int, cluster_id: int | None) -> list[int
     )
 
 
-def _agrees(session: Session, post_id: int, ws: frozenset[str], members: list[int]) -> bool:
+def _agrees(
+    session: Session,
+    post_id: int,
+    ws: frozenset[str],
+    members: list[int],
+    known: dict[int, frozenset[str]],
+) -> bool:
+    """``known``: the words of posts already read (the candidates), filled with the members'."""
+    unread = [m for m in members if m not in known]
+    if unread:
+        known.update((m, words(t)) for m, t in _texts(session, unread).items())
     targets = _targets(session, [post_id, *members])
-    texts = _texts(session, members)
     mine, my_anchors = targets.get(post_id, frozenset()), anchors(ws)
-    if jaccard(ws, words(texts.get(members[0], ""))) < FOUNDER_MIN:
+    if jaccard(ws, known.get(members[0], frozenset())) < FOUNDER_MIN:
         return False
     return all(
         _compatible(mine, targets.get(m, frozenset()))
-        and _compatible(my_anchors, anchors(words(texts.get(m, ""))))
+        and _compatible(my_anchors, anchors(known.get(m, frozenset())))
         for m in members
     )
 
@@ -219,7 +228,7 @@ def place(session: Session, post_id: int, text: str, *, fresh: bool = False) -> 
         # The post must agree with every member of the cluster it would join, not only the
         # nearest: an echo that dropped the statement's number must not let another
         # statement of the template in through it.
-        if _agrees(session, post_id, ws, _members(session, cand, cluster)):
+        if _agrees(session, post_id, ws, _members(session, cand, cluster), others):
             best, best_sim = cand, sim
             break
         if cluster is not None:
@@ -227,7 +236,7 @@ def place(session: Session, post_id: int, text: str, *, fresh: bool = False) -> 
     if best is None:
         session.flush()
         return None
-    cluster_id = session.scalar(select(EchoMember.cluster_id).where(EchoMember.post_id == best))
+    cluster_id = clusters.get(best)
     if cluster_id is None:
         founded = EchoCluster()
         session.add(founded)

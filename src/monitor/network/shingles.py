@@ -12,7 +12,6 @@ echoes and few others, and every candidate is verified on the words themselves. 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 
@@ -20,6 +19,7 @@ from datasketch import MinHash
 
 from monitor.match import normalize
 from monitor.match.morphology import strip_proclitics
+from monitor.match.stopwords import stop_words
 
 NUM_PERM = 126
 BANDS = 42
@@ -42,20 +42,10 @@ monday tuesday wednesday thursday friday saturday sunday
 _WHEN = frozenset(strip_proclitics(normalize(w).text) for w in _WHEN_WORDS.split())
 
 
-@functools.cache
-def _stop_words() -> frozenset[str]:
-    import stopwordsiso
-
-    words: set[str] = set()
-    for lang in ("ar", "en"):
-        words |= {normalize(w).text for w in stopwordsiso.stopwords(lang)}
-    return frozenset(w for w in words if w)
-
-
 def words(text: str) -> frozenset[str]:
     """The content words of ``text``, folded and without proclitics; what an echo is
     compared on."""
-    stop = _stop_words()
+    stop = stop_words()
     folded = normalize(_ADDED.sub(" ", text)).text
     # By stem: an echo writes "بأربيل" for "في أربيل", "والمقاومة" for "المقاومة".
     return frozenset(

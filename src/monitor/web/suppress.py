@@ -12,35 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
 
 from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from monitor.match.normalize import normalize
+from monitor.match.stopwords import stop_words
 from monitor.signals import Suppressed
 from monitor.store.models import AuditLog, Match, Post, SignalRow, Suppression
 
 EXAMPLES = 5
-STOP_LANGUAGES = ("ar", "en")
 MIN_LETTERS = 3
 # An analyst's ruling may silence at most this share of the channel's flagged posts (or
 # WIDE_FLOOR of them, for small channels); operators may go further.
 WIDE_SHARE = 0.2
 WIDE_FLOOR = 3
-
-
-@cache
-def stop_words() -> frozenset[str]:
-    """Arabic and English function words (the stopwords-iso collection), folded the way the
-    matcher folds text, so that وَلا, ولا and ولاَ are all the same word."""
-    import stopwordsiso
-
-    words: set[str] = set()
-    for lang in STOP_LANGUAGES:
-        words |= {normalize(w).text for w in stopwordsiso.stopwords(lang)}
-    words.discard("")
-    return frozenset(words)
 
 
 def stop_words_only(phrase_norm: str) -> bool:
