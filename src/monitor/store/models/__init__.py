@@ -28,6 +28,7 @@ from monitor.store.models.network import (
     EchoCluster,
     EchoMember,
     EchoQuote,
+    IgnoredChannel,
 )
 from monitor.store.models.people import (
     REVIEW_DECISIONS,
@@ -60,6 +61,7 @@ __all__ = [
     "EchoMember",
     "EchoQuote",
     "Group",
+    "IgnoredChannel",
     "JSONType",
     "Job",
     "LoginFailure",

@@ -88,3 +88,16 @@ class EchoQuote(Base):
     )
     # The share of the quoted statement's words found in the post.
     containment: Mapped[float] = mapped_column(Float)
+
+
+class IgnoredChannel(Base):
+    """A discovered channel an operator chose not to monitor (#15): left out of the discovered
+    list until un-ignored, so the same facade-of-a-facade is not triaged twice. Who and when
+    are kept here and in the audit log."""
+
+    __tablename__ = "ignored_channels"
+
+    target: Mapped[str] = mapped_column(String(100), primary_key=True)  # as in channel_refs
+    ignored_by: Mapped[str] = mapped_column(String(100))
+    ignored_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reason: Mapped[str | None] = mapped_column(String(500))
