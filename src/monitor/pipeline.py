@@ -209,11 +209,14 @@ def build_pipeline(
     if matcher is not None:
         from monitor.match.persist import MatchHook
 
-        pipeline.hooks.append(MatchHook(matcher))
+        match_hook = MatchHook(matcher)
+        pipeline.hooks.append(match_hook)
         from monitor.network.echo import EchoHook
 
         # After the matcher: two statements of one template differ by the sites it found.
         pipeline.hooks.append(EchoHook())
+        # Then the statement's echoes raise the scores of its cluster (#15).
+        pipeline.hooks.append(match_hook.rescore_echoes)
         from monitor.alerts.outbox import OutboxHook
 
         # After the matcher: alerts are queued from the verdicts it just stored.

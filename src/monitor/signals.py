@@ -88,6 +88,9 @@ class MatchContext:
     group_weight: float = 1.0
     channel_kind: str | None = None  # monitor.channel_kinds; None: a group's own (#12)
     affiliated_same_cue: int = 0  # OTHER affiliated channels posting the same cue verse
+    # OTHER affiliated channels echoing the statement (its echo cluster, #15), not already
+    # counted in affiliated_same_cue.
+    affiliated_echoes: int = 0
     deleted_soon: bool = False
     suppressed: tuple[Suppressed, ...] = ()
 

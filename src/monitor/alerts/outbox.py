@@ -14,12 +14,14 @@ from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from monitor.alerts import echoes
 from monitor.alerts.subscriptions import Verdict, in_quiet_hours, parse_quiet_hours, wants
 from monitor.config import Settings
 from monitor.match.severity import SEVERITIES
 from monitor.store.channels import post_link
 from monitor.store.ingest import Changed
 from monitor.store.layers import ocr_layers
+from monitor.store.echoes import Member
 from monitor.store.models import (
     AlertOutbox,
     Channel,
@@ -41,8 +43,11 @@ def outbox_depth(session: Session) -> dict[str, int]:
     return {status: count for status, count in rows}
 
 
-def event_key(match: Match, post: Post) -> str:
-    """Flags about the same event share a key: the same cue verse, whoever posts it."""
+def event_key(match: Match, post: Post, cluster: int | None = None) -> str:
+    """Flags about the same event share a key: the same statement (its echo cluster, #15),
+    or the same cue verse, whoever posts it."""
+    if cluster is not None:
+        return f"echo:{cluster}"
     cues = sorted({s.ref for s in match.signals if s.kind == "verse_cue" and s.ref})
     return f"cue:{cues[0]}" if cues else f"post:{post.id}"
 
@@ -54,9 +59,10 @@ def alert_payload(
     version: str,
     settings: Settings,
     ocr_text: str | None = None,
+    cluster: list[Member] | None = None,
 ) -> dict[str, Any]:
     return {
-        "event": event_key(match, post),
+        "event": event_key(match, post, cluster_id(cluster)),
         "post_id": post.id,
         "channel": channel.handle,
         "channel_title": channel.title,
@@ -80,7 +86,13 @@ def alert_payload(
         "post_url": post_link(channel.handle, post.message_id),
         "console_url": f"{settings.console_url}/posts/{post.id}",
         "rule_set": version,
+        # Every channel that posted the statement, first publisher first (#15), or None.
+        "echo": echoes.summary(cluster) if cluster else None,
     }
+
+
+def cluster_id(cluster: list[Member] | None) -> int | None:
+    return cluster[0].cluster_id if cluster else None
 
 
 class OutboxHook:
@@ -104,12 +116,26 @@ class OutboxHook:
         ).all()
         status = {c.post_id: c.status for c in changed}
         ocr = ocr_layers(session, ids)
+        clusters = echoes.clusters(session, ids)
         queued: list[dict[str, Any]] = []
         for post, match, version in rows:
             # A post whose image was just read ("layer") is alerted like a new one, once: the
             # dedup key is the same, so a post already alerted on its caption is not again.
             if status[post.id] in ("edited", "deleted"):
                 queued += self._follow_ups(session, post, match, status[post.id], now)
+            cluster = clusters.get(post.id)
+            told: set[int] = set()
+            if cluster and status[post.id] != "deleted":
+                # Whoever heard of the statement hears of each channel that picks it up.
+                told = echoes.alerted(session, cluster, post.id)
+                if told and echoes.new_channel(cluster, post.id):
+                    payload = alert_payload(
+                        post, channel, match, version, self.settings, ocr.get(post.id), cluster
+                    )
+                    payload["change"] = "echo"
+                    for sub in subs:
+                        if sub.id in told:
+                            queued.append(self._row(sub, post, "echo", payload, now))
             if not match.flagged:
                 continue
             verdict = Verdict(
@@ -119,28 +145,47 @@ class OutboxHook:
                 channel=channel.handle,
                 group=channel.group.name if channel.group else None,
             )
-            payload = alert_payload(post, channel, match, version, self.settings, ocr.get(post.id))
+            payload = alert_payload(
+                post, channel, match, version, self.settings, ocr.get(post.id), cluster
+            )
+            if cluster:
+                echoes.regroup(session, cluster, post.id, payload)
             for sub in subs:
-                if wants(sub, verdict):
-                    queued.append(
-                        {
-                            "subscription_id": sub.id,
-                            "post_id": post.id,
-                            "dedup_key": f"{sub.id}:{post.id}:{version}",
-                            "kind": "flag",
-                            "status": "pending",
-                            "payload": payload,
-                            "attempts": 0,
-                            "created_at": now,
-                            "next_attempt_at": self._due(sub, payload, now),
-                        }
-                    )
+                # An echoed statement is alerted once (#15): its echoes are follow-ups.
+                if sub.id not in told and wants(sub, verdict):
+                    queued.append(self._row(sub, post, "flag", payload, now, version))
         if queued:
             insert_ignoring_duplicates(session.connection(), queued)
 
+    def _row(
+        self,
+        sub: Subscription,
+        post: Post,
+        kind: str,
+        payload: dict[str, Any],
+        now: datetime,
+        version: str = "",
+    ) -> dict[str, Any]:
+        # A flag is keyed by rule set (a rematch that flags it anew alerts anew); an echo
+        # follow-up once per post, whatever the rules.
+        key = f"{sub.id}:{post.id}:{version}" if kind == "flag" else f"{sub.id}:{post.id}:{kind}"
+        return {
+            "subscription_id": sub.id,
+            "post_id": post.id,
+            "dedup_key": key,
+            "kind": kind,
+            "status": "pending",
+            "payload": payload,
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": self._due(sub, payload, now),
+        }
+
     def _due(self, sub: Subscription, payload: dict[str, Any], now: datetime) -> datetime:
         # A cue verse is held a little, so affiliated channels echoing it go out as one alert.
-        due = now + self.group_delay if payload["event"].startswith("cue:") else now
+        # So is an echoed statement: its channels picking it up together are one message.
+        held = payload["event"].startswith(("cue:", "echo:"))
+        due = now + self.group_delay if held else now
         if sub.digest_minutes:
             due = max(due, now + timedelta(minutes=sub.digest_minutes))
         if in_quiet_hours(sub, due) and payload["severity"] != SEVERITIES[-1]:

@@ -62,6 +62,7 @@ class Renderer:
         for key, payload in rows:
             a = dict(payload)
             a.setdefault("change", None)
+            a.setdefault("echo", None)  # rows queued before #15 carry no cluster
             a["key"] = key
             a["marked"] = mark_spans(payload.get("text", ""), payload.get("spans", []))
             ocr = payload.get("ocr_text")

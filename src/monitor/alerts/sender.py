@@ -196,14 +196,15 @@ class Sender:
     def _companions(
         self, s: Session, head: AlertOutbox, sub: Subscription, now: datetime
     ) -> list[AlertOutbox]:
-        """Rows that go out in the same message: the digest, or the same event's other flags."""
-        if head.kind != "flag":
+        """Rows that go out in the same message: the digest, or the same event's other flags
+        (or its other echo follow-ups, #15)."""
+        if head.kind not in ("flag", "echo"):
             return []
         # A message whose "sent" mark was lost (crash, database cut) is resent as one message
         # again once its lease runs out, not as one message per row.
         q = select(AlertOutbox).where(
             AlertOutbox.subscription_id == sub.id,
-            AlertOutbox.kind == "flag",
+            AlertOutbox.kind == head.kind,
             or_(
                 AlertOutbox.status == "pending",
                 and_(AlertOutbox.status == "sending", AlertOutbox.next_attempt_at <= now),
@@ -211,7 +212,7 @@ class Sender:
             AlertOutbox.id != head.id,
         )
         rows = s.scalars(q.order_by(AlertOutbox.id).limit(_BATCH)).all()
-        if sub.digest_minutes:
+        if sub.digest_minutes and head.kind == "flag":
             return list(rows)
         event = head.payload.get("event")
         return [r for r in rows if r.payload.get("event") == event]

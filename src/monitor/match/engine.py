@@ -95,6 +95,7 @@ class Matcher:
             ctx.deleted_soon,
             ctx.channel_kind,
             ctx.group_weight,
+            ctx.affiliated_echoes,
         )
         flagged = self.scorer.flagged(severity)
         return MatchResult(flagged, severity, score, signals, explanation + dropped + why)

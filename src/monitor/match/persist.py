@@ -11,10 +11,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import metrics
+from monitor.match.affiliates import (
+    affiliated_group_ids,
+    echo_channels,
+    echo_members,
+    same_cue,
+    same_cue_channels,
+)
 from monitor.match.engine import Matcher
 from monitor.match.normalize import normalize
 from monitor.match.severity import SEVERITIES
@@ -23,7 +30,6 @@ from monitor.store.ingest import Changed
 from monitor.store.layers import ocr_layers
 from monitor.store.models import (
     Channel,
-    Group,
     Match,
     Post,
     RuleSetVersion,
@@ -49,51 +55,6 @@ def ensure_rule_set(session: Session, matcher: Matcher) -> int:
         session.add(row)
         session.flush()
     return row.id
-
-
-def affiliated_group_ids(session: Session, group_id: int | None) -> set[int]:
-    """A group, its parent, its children and its siblings: who answers whose cue."""
-    if group_id is None:
-        return set()
-    group = session.get(Group, group_id)
-    if group is None:
-        return set()
-    roots = {group.id} | ({group.parent_id} if group.parent_id else set())
-    rows = session.scalars(
-        select(Group.id).where(or_(Group.id.in_(roots), Group.parent_id.in_(roots)))
-    )
-    return set(rows) | roots
-
-
-def _same_cue(
-    groups: set[int], channel: Channel, refs: set[str], lo: datetime, hi: datetime
-) -> Select[int]:
-    """Ids of the posts of the other channels of ``groups`` that carry one of the cue verses
-    ``refs``, dated between ``lo`` and ``hi``."""
-    return (
-        select(Post.id)
-        .join(Channel, Channel.id == Post.channel_id)
-        .join(Match, Match.post_id == Post.id)
-        .join(SignalRow, SignalRow.match_id == Match.id)
-        .where(
-            Channel.group_id.in_(groups),
-            Post.channel_id != channel.id,
-            SignalRow.kind == "verse_cue",
-            SignalRow.ref.in_(refs),
-            Post.date.between(lo, hi),
-        )
-    )
-
-
-def _affiliated_same_cue(
-    session: Session, post: Post, channel: Channel, refs: set[str], window: timedelta
-) -> int:
-    groups = affiliated_group_ids(session, channel.group_id)
-    if not groups or not refs:
-        return 0
-    ids = _same_cue(groups, channel, refs, post.date - window, post.date + window)
-    q = select(func.count(func.distinct(Post.channel_id))).where(Post.id.in_(ids))
-    return session.scalar(q) or 0
 
 
 def _suppressions(session: Session, channel_id: int) -> tuple[Suppressed, ...]:
@@ -129,20 +90,32 @@ class MatchStore:
         )
 
     def evaluate(
-        self, session: Session, post: Post, channel: Channel, ocr: str | None = None
+        self,
+        session: Session,
+        post: Post,
+        channel: Channel,
+        ocr: str | None = None,
+        groups: set[int] | None = None,
     ) -> MatchResult:
         """The verdict on ``post``; ``ocr`` is the text read from its image (#13), matched
-        with the caption."""
+        with the caption; ``groups``: the channel's affiliated groups, if already read."""
         ctx = self.context(session, post, channel)
+        if groups is None:
+            groups = affiliated_group_ids(session, channel.group_id)
+        # The statement's echoes on affiliated channels (#15), known before matching: they
+        # are in the database already when this runs after the echo hook or in a rematch.
+        echoes = echo_channels(session, groups, post, channel, self.window)
+        ctx.affiliated_echoes = len(echoes)
         start = time.perf_counter()
         result = self.matcher.match(post.text, ctx, ocr=ocr)
         metrics.MATCHER_SECONDS.observe(time.perf_counter() - start)
         cue_refs = {s.ref for s in result.signals if s.kind == "verse_cue" and s.ref}
         if cue_refs:
-            ctx.affiliated_same_cue = _affiliated_same_cue(
-                session, post, channel, cue_refs, self.window
-            )
-            if ctx.affiliated_same_cue:
+            cues = same_cue_channels(session, groups, post, channel, cue_refs, self.window)
+            if cues:
+                # A channel that posted the cue and echoed the statement counts once.
+                ctx.affiliated_same_cue = len(cues)
+                ctx.affiliated_echoes = len(echoes - cues)
                 result = self.matcher.match(post.text, ctx, ocr=ocr)
         return result
 
@@ -186,7 +159,7 @@ class MatchStore:
             return []
         lo = min(p.date for p in posts) - self.window
         hi = max(p.date for p in posts) + self.window
-        ids = _same_cue(groups, channel, refs, lo, hi)
+        ids = same_cue(groups, channel, refs, lo, hi)
         rows = session.execute(
             select(Post, Channel)
             .join(Channel, Channel.id == Post.channel_id)
@@ -200,9 +173,12 @@ class MatchStore:
     ) -> list[tuple[int, MatchResult]]:
         rows = list(posts)
         ocr = ocr_layers(session, [p.id for p, _ in rows])
+        groups: dict[int, set[int]] = {}
         out = []
         for post, channel in rows:
-            result = self.evaluate(session, post, channel, ocr.get(post.id))
+            if channel.id not in groups:
+                groups[channel.id] = affiliated_group_ids(session, channel.group_id)
+            result = self.evaluate(session, post, channel, ocr.get(post.id), groups[channel.id])
             self.save(session, post, result, rule_set_id)
             out.append((post.id, result))
         return out
@@ -235,6 +211,32 @@ class MatchHook:
         if flagged:
             group = metrics.group_label(channel.group.name if channel.group else None)
             metrics.POSTS_FLAGGED.labels(group, changed[0].record.source).inc(flagged)
+
+    def rescore_echoes(self, session: Session, channel: Channel, changed: list[Changed]) -> None:
+        """Pipeline hook, after the echo hook (#15): a post that just joined an echo cluster,
+        and the cluster's posts near it in time, are scored again with the statement's echoes
+        counted, so the first publisher rises too, as `monitor rematch` would score them."""
+        key = id(session.get_bind())
+        if key not in self._rule_set_ids:
+            return  # the matcher hook has not run on this database: nothing is scored yet
+        ids = {c.post_id for c in changed if c.status in ("new", "edited", "layer")}
+        members = echo_members(session, ids, self.store.window)
+        if not members:
+            return
+        rows = session.execute(
+            select(Post, Channel)
+            .join(Channel, Channel.id == Post.channel_id)
+            .where(Post.id.in_(members))
+            .order_by(Post.id)
+        ).all()
+        # Only an affiliated channel's echo changes anybody's count: a channel repeating its
+        # own statement changes none, and its history stays as scored (rematch re-scores it).
+        groups = affiliated_group_ids(session, channel.group_id)
+        theirs = [(p, c) for p, c in rows if c.id != channel.id and c.group_id in groups]
+        if not theirs:
+            return
+        ours = [(p, c) for p, c in rows if p.id in ids]
+        self.store.match_posts(session, ours + theirs, self._rule_set_ids[key])
 
 
 @dataclass

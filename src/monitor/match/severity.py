@@ -133,6 +133,7 @@ class Scorer:
         deleted_soon: bool,
         channel_kind: str | None = None,
         group_weight: float = 1.0,
+        affiliated_echoes: int = 0,
     ) -> tuple[float, str, list[str]]:
         """``weighted``: (kind, rule, weight) per distinct rule.  Returns score,
         severity and the explanation lines of the arithmetic.  ``channel_kind`` None is
@@ -169,10 +170,20 @@ class Scorer:
                 score *= group_weight
                 why.append(f"x {group_weight:g} group weight of {group} set by an operator")
         # Echoes of a cue the channel's kind does not count are not counted either (#12).
+        room = self.affiliated_cap
         if affiliated_same_cue > 0 and any(k == "verse_cue" and w > 0 for k, _, w in ranked):
-            bonus = min(self.affiliated_cap, self.affiliated_per_channel * affiliated_same_cue)
+            bonus = min(room, self.affiliated_per_channel * affiliated_same_cue)
             score += bonus
+            room -= bonus
             why.append(f"+ {bonus:g}: {affiliated_same_cue} affiliated channel(s) posted the cue")
+        # A statement echoed across a network (#15) rises like a cue answered, under the same
+        # cap: the facade channels repeating it are one campaign, however many they are.
+        if affiliated_echoes > 0 and room > 0:
+            bonus = min(room, self.affiliated_per_channel * affiliated_echoes)
+            score += bonus
+            why.append(
+                f"+ {bonus:g}: {affiliated_echoes} affiliated channel(s) echoed the statement"
+            )
         if deleted_soon:
             score += self.deleted_bonus
             why.append(f"+ {self.deleted_bonus:g}: deleted soon after posting")

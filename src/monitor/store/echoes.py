@@ -5,6 +5,8 @@ first; the statements a post quotes."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -66,3 +68,51 @@ def quotes_of(session: Session, post_ids: Sequence[int]) -> dict[int, list[dict[
     ):
         out.setdefault(pid, []).append({"channel": handle, "message_id": message_id})
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    cluster_id: int
+    post_id: int
+    channel_id: int
+    handle: str
+    title: str | None
+    message_id: int
+    date: datetime
+    similarity: float
+
+
+def cluster_of(session: Session, post_id: int) -> int | None:
+    return session.scalar(select(EchoMember.cluster_id).where(EchoMember.post_id == post_id))
+
+
+def members(session: Session, cluster_id: int) -> list[Member]:
+    """The cluster's posts, earliest first: the first publisher, then each echo."""
+    rows = session.execute(
+        select(
+            EchoMember.cluster_id,
+            Post.id,
+            Post.channel_id,
+            Channel.handle,
+            Channel.title,
+            Post.message_id,
+            Post.date,
+            EchoMember.similarity,
+        )
+        .join(EchoMember, EchoMember.post_id == Post.id)
+        .join(Channel, Channel.id == Post.channel_id)
+        .where(EchoMember.cluster_id == cluster_id)
+        .order_by(Post.date, Post.id)
+    ).all()
+    return [Member(*row) for row in rows]
+
+
+def lag_text(delta: timedelta) -> str:
+    """How long after the first publisher an echo came, as analysts read it."""
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 60:
+        return f"+{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"+{hours} h {minutes:02d} min"
+    return f"+{hours // 24} days"

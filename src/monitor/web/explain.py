@@ -181,6 +181,10 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ),
     ("group", re.compile(r"x (?P<w>[-\d.e+]+) group weight of (?P<name>.+)", re.S)),
     ("echo", re.compile(r"\+ (?P<b>[-\d.e+]+): (?P<n>\d+) affiliated channel\(s\) posted the cue")),
+    (
+        "echoed",
+        re.compile(r"\+ (?P<b>[-\d.e+]+): (?P<n>\d+) affiliated channel\(s\) echoed the statement"),
+    ),
     ("deleted", re.compile(r"\+ (?P<b>[-\d.e+]+): deleted soon after posting")),
     ("final", re.compile(r"score (?P<s>[-\d.e+]+) -> (?P<sev>\w+)")),
 ]
@@ -343,6 +347,13 @@ def _arithmetic(line: str, words: Any) -> Step | None:
         if name == "echo":
             n = int(m["n"])
             said = f"{n} affiliated channel{'s' if n != 1 else ''} posted the same cue verse"
+            return Step(f"+ {_num(m['b'])}", said)
+        if name == "echoed":
+            n = int(m["n"])
+            said = (
+                f"{n} affiliated channel{'s' if n != 1 else ''} posted the same statement"
+                " within hours (see “The same statement elsewhere”)"
+            )
             return Step(f"+ {_num(m['b'])}", said)
         if name == "deleted":
             return Step(f"+ {_num(m['b'])}", "deleted soon after it was posted")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.store.models import Channel, EchoMember, Post
+from monitor.store.echoes import cluster_of, lag_text, members
 
 # The members listed; a channel repeating itself hourly for a year is one cluster.
 SHOWN = 50
@@ -26,48 +25,25 @@ class Echo:
     similarity: float
 
 
-def lag_text(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes < 60:
-        return f"+{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"+{hours} h {minutes:02d} min"
-    return f"+{hours // 24} days"
-
-
 def echoes(db: Session, post_id: int) -> tuple[list[Echo], int]:
     """The cluster of ``post_id``, earliest first (at most SHOWN), and its size; ([], 0)."""
-    cluster_id = db.scalar(select(EchoMember.cluster_id).where(EchoMember.post_id == post_id))
+    cluster_id = cluster_of(db, post_id)
     if cluster_id is None:
         return [], 0
-    rows = db.execute(
-        select(
-            Post.id,
-            Channel.handle,
-            Channel.title,
-            Post.message_id,
-            Post.date,
-            EchoMember.similarity,
-        )
-        .join(EchoMember, EchoMember.post_id == Post.id)
-        .join(Channel, Channel.id == Post.channel_id)
-        .where(EchoMember.cluster_id == cluster_id)
-        .order_by(Post.date, Post.id)
-    ).all()
+    rows = members(db, cluster_id)
     first = rows[0].date
     out = [
         Echo(
-            pid,
-            handle,
-            title,
-            mid,
-            date,
-            "first" if i == 0 else lag_text(date - first),
-            pid == post_id,
-            sim,
+            m.post_id,
+            m.handle,
+            m.title,
+            m.message_id,
+            m.date,
+            "first" if i == 0 else lag_text(m.date - first),
+            m.post_id == post_id,
+            m.similarity,
         )
-        for i, (pid, handle, title, mid, date, sim) in enumerate(rows)
+        for i, m in enumerate(rows)
     ]
     shown = out[:SHOWN]
     if not any(e.this for e in shown):

@@ -101,7 +101,8 @@ class AlertOutbox(Base):
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
     post_id: Mapped[int] = mapped_column(BigId, ForeignKey("posts.id", ondelete="CASCADE"))
     dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
-    kind: Mapped[str] = mapped_column(String(20), default="flag")  # flag | edited | deleted
+    # flag | edited | deleted | echo (a channel picking up an alerted statement, #15)
+    kind: Mapped[str] = mapped_column(String(20), default="flag")
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|sent|failed
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
