@@ -111,14 +111,23 @@ def discovered_(rt: Runtime, limit: int) -> None:
 
     Columns: the channel (a handle, or id:NUMBER when Telegram gave a forward's channel only
     by id), references, of which forwards, first and last seen, and the monitored channels
-    that referenced it, most first. Promote one with `monitor channels add HANDLE`.
+    that referenced it, most first. Operators promote (start monitoring, with a group and
+    a kind) or ignore them in the review console, page /discovered; ignored ones are not
+    listed here. `monitor channels add HANDLE` also promotes one.
     """
-    from monitor.network.refs import discovered
+    from monitor.network.refs import discovered, ignored_hidden
 
     with rt.migrated_sessions()() as s:
         rows = discovered(s, limit=limit)
+        hidden = ignored_hidden(s)
+    if hidden:
+        click.echo(f"{hidden} ignored channel(s) not shown (console: /discovered)", err=True)
     if not rows:
-        click.echo("no channels discovered: no monitored channel forwards or mentions another yet")
+        click.echo(
+            "no channels discovered that are not ignored"
+            if hidden
+            else "no channels discovered: no monitored channel forwards or mentions another yet"
+        )
         return
     click.echo(f"{'channel':<34} {'refs':>5} {'fwd':>5} {'first seen':<10} {'last seen':<10} by")
     for d in rows:

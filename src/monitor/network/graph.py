@@ -14,6 +14,7 @@ import csv
 import re
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TextIO
 
 import networkx as nx
@@ -127,3 +128,57 @@ def write_graph(g: nx.DiGraph, fmt: str, out: TextIO) -> None:
         return
     for line in lines:
         out.write(line + "\n")
+
+
+def flow(source: str, target: str, kind: str) -> tuple[str, str]:
+    """(upstream, downstream) of an edge: where the information came from and who picked it up.
+
+    The export keeps each kind's own direction (tests/network/test_graph.py): a forward,
+    mention, link or quote edge points from the channel that picks up to the one it picks up
+    from; an echo edge from the first publisher to the channel that repeated it. The console's
+    picture and the channel page read both through this one function."""
+    return (source, target) if kind == "echo" else (target, source)
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbour:
+    handle: str
+    label: str
+    monitored: bool
+    kind: str
+    weight: int
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbours:
+    """A node's neighbours, one row per (neighbour, edge kind), heaviest first.
+
+    ``upstream``: the channels this one forwards, mentions, links, quotes or echoes (they
+    published first); ``downstream``: the channels that do so with this one."""
+
+    upstream: list[Neighbour]
+    downstream: list[Neighbour]
+
+
+def neighbours(g: nx.DiGraph, node: str) -> Neighbours:
+    up: list[Neighbour] = []
+    down: list[Neighbour] = []
+    if node not in g:
+        return Neighbours(up, down)
+    edges = [*g.out_edges(node, data=True), *g.in_edges(node, data=True)]
+    for source, target, data in edges:
+        if source == target:  # a channel forwarding its own post is nobody's neighbour
+            continue
+        for kind in EDGE_KINDS:
+            if not data[kind]:
+                continue
+            upstream, downstream = flow(source, target, kind)
+            other = upstream if downstream == node else downstream
+            attrs = g.nodes[other]
+            row = Neighbour(other, attrs["label"], attrs["monitored"], kind, data[kind])
+            (up if downstream == node else down).append(row)
+    return Neighbours(sorted(up, key=_heaviest), sorted(down, key=_heaviest))
+
+
+def _heaviest(n: Neighbour) -> tuple[int, str, int]:
+    return (-n.weight, n.handle, EDGE_KINDS.index(n.kind))

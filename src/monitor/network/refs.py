@@ -2,9 +2,10 @@
 
 A pipeline hook: each new or edited post's forwarded-from channel, the @handles of its text
 and its t.me links are kept in ``channel_refs``. `monitor channels discovered` reads them for
-the channels nobody monitors yet. All of it is the adversary's text: only what has the shape
-of a Telegram username (5–32 letters, digits and _, starting with a letter) is kept, at most
-MAX_REFS a post.
+the channels nobody monitors yet; operators promote them (start monitoring) or ignore them in
+the console (web/discovered.py), through the functions at the end. All of it is the adversary's
+text: only what has the shape of a Telegram username (5–32 letters, digits and _, starting
+with a letter) is kept, at most MAX_REFS a post.
 """
 
 from __future__ import annotations
@@ -13,12 +14,16 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, delete, func, insert, select
+from sqlalchemy import String, case, cast, delete, func, insert, literal, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import CompoundSelect
 
+from monitor.channel_kinds import CHANNEL_KINDS, channel_kind
 from monitor.collect.records import PostRecord
+from monitor.errors import MonitorError
+from monitor.store.channels import ensure_channel, get_group
 from monitor.store.ingest import Changed
-from monitor.store.models import Channel, ChannelRef
+from monitor.store.models import Channel, ChannelRef, IgnoredChannel
 
 MAX_REFS = 20
 _USERNAME = r"[A-Za-z][A-Za-z0-9_]{3,31}"
@@ -114,11 +119,22 @@ class Discovered:
     last_seen: datetime
 
 
+def _monitored() -> CompoundSelect[str]:
+    """The targets that are monitored channels: their handles, and ``id:NUMBER`` of those
+    whose Telegram id is known, so a forward given only by id of a watched channel is no
+    discovery."""
+    by_id = select(literal("id:", String) + cast(Channel.telegram_id, String)).where(
+        Channel.telegram_id.is_not(None)
+    )
+    return select(Channel.handle).union(by_id)
+
+
 def discovered(session: Session, *, limit: int = 200) -> list[Discovered]:
-    """Channels referenced by monitored ones and not monitored themselves, most referenced
-    first."""
-    monitored = select(Channel.handle)
-    base = ChannelRef.target.not_in(monitored)
+    """Channels referenced by monitored ones, neither monitored themselves nor ignored by an
+    operator, most referenced first."""
+    base = ChannelRef.target.not_in(_monitored()) & ChannelRef.target.not_in(
+        select(IgnoredChannel.target)
+    )
     top = list(
         session.execute(
             select(
@@ -150,3 +166,135 @@ def discovered(session: Session, *, limit: int = 200) -> list[Discovered]:
         Discovered(t, name, n, int(fw or 0), n - int(fw or 0), by.get(t, []), first, last)
         for t, n, fw, first, last, name in top
     ]
+
+
+# --- operators' triage: promote or ignore (#15) --------------------------------------------
+
+MAX_REASON = 500  # ignored_channels.reason
+SOURCES = ("telethon", "web")
+_ID_TARGET = re.compile(r"id:(\d{5,15})")
+
+
+class Refused(MonitorError):
+    """A promote or ignore that cannot be done as asked; nothing was written. Its message is
+    shown to the operator as it is."""
+
+    exit_code = 2
+
+
+def target_of(value: str) -> str:
+    """A discovered channel as ``channel_refs`` names it: a handle (``@Name``, ``t.me/Name``
+    accepted), lower case, or ``id:NUMBER``."""
+    v = value.strip()
+    if m := _ID_TARGET.fullmatch(v.lower()):
+        return f"id:{m.group(1)}"
+    h = v.removeprefix("https://").removeprefix("http://")
+    for prefix in ("t.me/s/", "t.me/", "telegram.me/", "@"):
+        h = h.removeprefix(prefix)
+    h = h.strip("/")
+    # The shape refs_of keeps: anything else was never discovered (and may be a look-alike).
+    if not re.fullmatch(_USERNAME, h, re.A) or h.lower() in _NOT_CHANNELS:
+        raise Refused(f"not a channel handle: {value.strip()[:100]!r}")
+    return h.lower()
+
+
+def _is_monitored(session: Session, target: str) -> bool:
+    return session.scalar(select(literal(1)).where(literal(target).in_(_monitored()))) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    target: str
+    by: str
+    at: datetime
+    reason: str | None
+    refs: int  # references so far, ignored or not
+
+
+def ignored(session: Session) -> list[Ignored]:
+    """The ignored channels, most recently ignored first."""
+    refs = select(ChannelRef.target, func.count().label("n")).group_by(ChannelRef.target).subquery()
+    rows = session.execute(
+        select(IgnoredChannel, refs.c.n)
+        .outerjoin(refs, refs.c.target == IgnoredChannel.target)
+        .order_by(IgnoredChannel.ignored_at.desc(), IgnoredChannel.target)
+    )
+    return [Ignored(i.target, i.ignored_by, i.ignored_at, i.reason, n or 0) for i, n in rows]
+
+
+def ignored_hidden(session: Session) -> int:
+    """How many channels `discovered` leaves out because an operator ignored them."""
+    return (
+        session.scalar(
+            select(func.count(func.distinct(ChannelRef.target))).where(
+                ChannelRef.target.in_(select(IgnoredChannel.target)),
+                ChannelRef.target.not_in(_monitored()),
+            )
+        )
+        or 0
+    )
+
+
+def ignore(session: Session, target: str, actor: str, reason: str | None = None) -> IgnoredChannel:
+    """Leave ``target`` out of the discovered list until un-ignored."""
+    t = target_of(target)
+    why = (reason or "").strip() or None
+    if why is not None and len(why) > MAX_REASON:
+        raise Refused(f"the reason is {len(why)} characters long; at most {MAX_REASON}")
+    if _is_monitored(session, t):
+        raise Refused(f"{t} is monitored; disable it on the Channels page instead")
+    earlier = session.get(IgnoredChannel, t)
+    if earlier is not None:
+        raise Refused(f"{t} is already ignored (by {earlier.ignored_by})")
+    row = IgnoredChannel(target=t, ignored_by=actor[:100], reason=why)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def unignore(session: Session, target: str) -> IgnoredChannel:
+    """List ``target`` among the discovered channels again; returns the row removed."""
+    t = target_of(target)
+    row = session.get(IgnoredChannel, t)
+    if row is None:
+        raise Refused(f"{t} is not ignored")
+    session.delete(row)
+    session.flush()
+    return row
+
+
+def promote(
+    session: Session,
+    target: str,
+    *,
+    group: str | None,
+    kind: str,
+    source: str,
+    interval: int | None,
+) -> Channel:
+    """Start monitoring a discovered channel, registered as `monitor channels add` and the
+    console's channel form register one; it leaves the ignored list if it was on it.
+
+    ``group`` must exist already (None: no group): a typo in a form would otherwise found a
+    group of its own."""
+    t = target_of(target)
+    if t.startswith("id:"):
+        raise Refused(
+            f"{t} cannot be promoted: Telegram gave this forwarded channel only by its id, and "
+            "channels are collected by handle. Find its public handle and add that (Channels "
+            "page), or ignore it"
+        )
+    if channel_kind(kind) is None:
+        raise Refused(f"kind must be one of {', '.join(CHANNEL_KINDS)}, not {kind[:50]!r}")
+    if source not in SOURCES:
+        raise Refused(f"source must be one of {', '.join(SOURCES)}, not {source[:50]!r}")
+    if interval is not None and not 10 <= interval <= 86400:
+        raise Refused(f"the interval must be 10 to 86400 seconds, not {interval}")
+    name = (group or "").strip() or None
+    if name is not None and get_group(session, name, create=False) is None:
+        raise Refused(f"no group named {name[:200]!r}; create it on the Groups page first")
+    if _is_monitored(session, t):
+        raise Refused(f"{t} is already monitored")
+    channel = ensure_channel(session, t, source=source, group=name, interval=interval, kind=kind)
+    session.execute(delete(IgnoredChannel).where(IgnoredChannel.target == t))
+    return channel

@@ -23,6 +23,8 @@ from monitor.web import (
     admin,
     alerts,
     auth,
+    discovered,
+    graph_page,
     login,
     media,
     operators,
@@ -76,6 +78,8 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (login, queue, posts, media, operators, suppressions, overview, admin, alerts):
         app.include_router(module.router)
+    app.include_router(discovered.router)
+    app.include_router(graph_page.router)
     _add_probes(app, sessions, metrics)
     _add_error_handlers(app)
     # Added last = outermost: headers wrap everything, metrics see the final status and the
