@@ -14,6 +14,14 @@ RUN apt-get update \
 COPY pyproject.toml README.md ./
 COPY src/monitor/__init__.py src/monitor/__init__.py
 RUN pip install --upgrade pip && pip install -e . && rm -rf /root/.cache
+# tesserocr compiled against Debian's Tesseract (never the PyPI wheel, which bundles another
+# build): images are read in process, twice the command line's rate (#13). The compiler and
+# headers go again once it is built; libtesseract stays, tesseract-ocr needs it.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libtesseract-dev libleptonica-dev pkg-config g++ \
+    && pip install --no-binary tesserocr tesserocr \
+    && apt-get purge -y --auto-remove libtesseract-dev libleptonica-dev pkg-config g++ \
+    && rm -rf /var/lib/apt/lists/* /root/.cache
 
 COPY src ./src
 COPY migrations ./migrations

@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     ocr_enabled: bool = True
     ocr_languages: str = Field(default="ara+eng", pattern=r"^[a-z_]{3,12}(\+[a-z_]{3,12}){0,4}$")
     ocr_timeout: float = Field(default=60.0, gt=0, le=3600)
+    ocr_in_process: bool = True
     web_max_pages: int = Field(default=20, ge=1, le=1000)
     web_timeout: float = Field(default=20.0, gt=0)
     web_retries: int = Field(default=3, ge=1, le=10)

@@ -119,7 +119,10 @@ class MediaWorker:
         if self._reader is not None:
             return self._reader(img)
         return read_image(
-            img, languages=self.settings.ocr_languages, timeout=self.settings.ocr_timeout
+            img,
+            languages=self.settings.ocr_languages,
+            timeout=self.settings.ocr_timeout,
+            in_process=self.settings.ocr_in_process,
         )
 
     # -- the queue -------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""Reading the text of statement images with Tesseract (Debian's binary, through pytesseract).
+"""Reading the text of statement images with Tesseract: Debian's, in this process through
+tesserocr when it is built against Debian's library (media/tess_api.py), else its command line
+through pytesseract.
 
     reason = ocr_unavailable_reason()       # None, or how to install what is missing
     result = read_image(open_image(data))   # OcrResult: text, confidence, word boxes
@@ -20,6 +22,7 @@ from typing import Any, Literal
 import pytesseract
 from PIL import Image, ImageOps
 
+from . import tess_api
 from .ocr_text import (
     ARABIC,
     LATIN,
@@ -49,6 +52,7 @@ TARGET_LINE_HEIGHT = 16.0
 # a textline must be at least this many x-heights. Mean CER on 6 short statements, by value:
 # 1.25 (the default) 0.094, 2.0 0.245, 3.0 0.051, 4.0 0.059 (but degraded copies 0.147).
 TESSERACT_OPTIONS = "-c textord_min_linesize=3.0"
+_OPTIONS = {"textord_min_linesize": "3.0"}  # the same, for the in-process engine
 # Readings whose scores are within this fraction of the best are taken as tied, and the one
 # with fewer lines wins: a block reading that cuts a line in pieces reads some letters twice
 # and scores a little higher for it (5019 against 4938 for the sparse reading, right, of a
@@ -146,6 +150,7 @@ def clear_cache() -> None:
     """Forget what :func:`ocr_unavailable_reason` and the version lookup found."""
     _reason.cache_clear()
     _version.cache_clear()
+    tess_api.usable.cache_clear()
 
 
 @functools.cache
@@ -202,12 +207,20 @@ def _page_level(gray: Image.Image) -> int:
     return 255
 
 
-def _run(image: Image.Image, languages: str, psm: int, timeout: float) -> dict[str, Any]:
+def _run(
+    image: Image.Image, languages: str, psm: int, timeout: float, in_process: bool = True
+) -> dict[str, Any]:
     if timeout <= 0:
         raise OcrFailed(f"Tesseract timed out (psm {psm})")
     # Tesseract's OpenMP threads cost far more than they bring on small pages: measured 1.30 s
     # a statement with the default threads against 0.28 s with one, on 2 cores.
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    # Only for Debian's own command: a run pointed at another binary gets that binary.
+    if in_process and _cmd() == "tesseract" and tess_api.usable(_version(_cmd())):
+        try:
+            return tess_api.image_to_data(image, languages, psm, timeout, _OPTIONS)
+        except tess_api.EngineError as e:
+            raise OcrFailed(str(e) if "psm" in str(e) else f"{e} (psm {psm})") from e
     try:
         data: dict[str, Any] = pytesseract.image_to_data(
             image,
@@ -240,6 +253,7 @@ def read_image(
     languages: str = "ara+eng",
     timeout: float = 60.0,
     passes: Literal["both", "auto"] = "both",
+    in_process: bool = True,
 ) -> OcrResult:
     """Read the text of ``img`` (any mode; the caller's image is not changed).
 
@@ -248,7 +262,8 @@ def read_image(
     sparse one finds lines the block mode mangles (one long banner line split like columns,
     statements mixing text sizes). ``passes="auto"`` skips the sparse reading when the block
     one is confident, for throughput. ``timeout`` (seconds) is for all readings together; when
-    it runs out, OcrFailed.
+    it runs out, OcrFailed. ``in_process``: Tesseract in this process when it can be
+    (setting ``ocr_in_process``), else its command line.
 
     Note: Eastern Arabic digits (٠١٢٣…) read poorly; see the module docstring."""
     reason = ocr_unavailable_reason(languages)
@@ -259,7 +274,7 @@ def read_image(
     width, height = img.size
 
     def reading(langs: str, psm: int) -> tuple[float, int, str, list[Box]]:
-        data = _run(page, langs, psm, deadline - time.monotonic())
+        data = _run(page, langs, psm, deadline - time.monotonic(), in_process)
         words = boxes(data, scale=scale, pad=_PAD, width=width, height=height)
         return score(words), psm, langs, words
 
