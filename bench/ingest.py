@@ -1,9 +1,14 @@
-"""Ingest throughput: 200k generated posts into SQLite and PostgreSQL, then the same posts again.
+"""Ingest throughput: 200k generated posts into SQLite and PostgreSQL, then the same posts again;
+then the cost of the evidence chain on ingest.
 
-    python bench/ingest.py [--posts N] [--batch N] [--postgres URL]
+    python bench/ingest.py [--posts N] [--batch N] [--postgres URL] [--evidence-only]
 
 Targets (issue #2): >= 20,000 posts/s for the first ingest and for the re-ingest, on both
 databases, and the re-ingest changes nothing (same row counts, no new versions).
+Target (issue #17): the pipeline with the evidence hook (a chain entry per version, in the
+batch's transaction) stores at most 10 % fewer posts/s than without it. Both are measured in
+one run into two fresh databases, batch by batch in alternation (which goes first alternates
+too), so drift of the machine's load falls on both alike; the ratio is what counts.
 """
 
 from __future__ import annotations
@@ -14,17 +19,22 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
 from monitor.collect.records import ForwardInfo, MediaInfo, PostRecord
+from monitor.config import load_settings
+from monitor.evidence.capture import EvidenceHook
+from monitor.pipeline import Pipeline, build_pipeline
 from monitor.store.channels import ensure_channel
 from monitor.store.db import make_engine, scratch_schema, session_factory
 from monitor.store.ingest import ingest
 from monitor.store.migrate import upgrade
-from monitor.store.models import Post, PostVersion
+from monitor.store.models import EvidenceEntry, Post, PostVersion
 
 WORDS = (  # noqa: SIM905 - one sentence reads better than a list of words
     "المقاومة الإسلامية في العراق بيان عاجل القوات الأمريكية قاعدة عين الأسد نعلن جاهزيتنا "
@@ -101,6 +111,90 @@ def run(engine: Engine, posts: list[tuple[int, PostRecord]], channels: int, batc
     )
 
 
+def _pipeline(
+    engine: Engine, channels: int, batch: int, chained: bool, stages: bool
+) -> tuple[Pipeline, list[int]]:
+    """The bare pipeline (ingest alone), or ``stages``: as `monitor` builds it without the
+    matcher (search index, media queue, channel refs); with or without the evidence hook.
+    Not with the matcher: these generated posts, drawn from forty words, are all echoes of
+    each other, and echo clustering (#15) would be all that is measured."""
+    upgrade(engine)
+    factory = session_factory(engine)
+    with factory.begin() as s:
+        ids = [ensure_channel(s, f"bench_{c}", source="telethon").id for c in range(channels)]
+    if stages:
+        pipeline = build_pipeline(factory, load_settings(ingest_batch_size=batch))
+        pipeline.hooks = [h for h in pipeline.hooks if not isinstance(h, EvidenceHook)]
+    else:
+        pipeline = Pipeline(factory, batch_size=batch)
+    if chained:
+        pipeline.hooks.append(EvidenceHook())
+    return pipeline, ids
+
+
+def evidence_cost(
+    make: Callable[[str], AbstractContextManager[Engine]],
+    posts: list[tuple[int, PostRecord]],
+    channels: int,
+    batch: int,
+    stages: bool,
+) -> None:
+    with make("plain") as plain_engine, make("chain") as chain_engine:
+        plain, ids = _pipeline(plain_engine, channels, batch, chained=False, stages=stages)
+        chain, ids2 = _pipeline(chain_engine, channels, batch, chained=True, stages=stages)
+        assert ids == ids2
+        by_channel: dict[int, list[PostRecord]] = {}
+        for ch, rec in posts:
+            by_channel.setdefault(ids[ch], []).append(rec)
+        batches = [
+            (cid, recs[i : i + batch])
+            for cid, recs in by_channel.items()
+            for i in range(0, len(recs), batch)
+        ]
+        spent = {"plain": 0.0, "chain": 0.0}
+        for n, (cid, chunk) in enumerate(batches):
+            order = [("plain", plain), ("chain", chain)]
+            for name, pipeline in order if n % 2 else order[::-1]:
+                t0 = time.perf_counter()
+                pipeline.store(cid, chunk)
+                spent[name] += time.perf_counter() - t0
+        with chain_engine.connect() as conn:
+            entries = conn.scalar(select(func.count()).select_from(EvidenceEntry))
+    n = len(posts)
+    without, with_chain = n / spent["plain"], n / spent["chain"]
+    print(f"  without chain: {without:>9,.0f} posts/s")
+    print(f"  with chain   : {with_chain:>9,.0f} posts/s  ({entries} entries)")
+    print(
+        f"  ratio        : {with_chain / without:.3f}  "
+        f"({(1 - with_chain / without):.1%} fewer posts/s)"
+    )
+
+
+def _sqlite_engines(tmp: str) -> Callable[[str], AbstractContextManager[Engine]]:
+    @contextmanager
+    def make(name: str) -> Iterator[Engine]:
+        engine = make_engine(f"sqlite:///{Path(tmp) / f'evidence_{name}.db'}")
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+    return make
+
+
+def _postgres_engines(url: str) -> Callable[[str], AbstractContextManager[Engine]]:
+    @contextmanager
+    def make(name: str) -> Iterator[Engine]:
+        with scratch_schema(url, f"bench_ev_{name}") as scratch:
+            engine = make_engine(scratch)
+            try:
+                yield engine
+            finally:
+                engine.dispose()
+
+    return make
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--posts", type=int, default=200_000)
@@ -110,9 +204,27 @@ def main() -> int:
         "--postgres",
         default=os.environ.get("MONITOR_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1/test"),
     )
+    ap.add_argument(
+        "--evidence-only", action="store_true", help="only the cost of the evidence chain"
+    )
+
     args = ap.parse_args()
     posts = generate(args.posts, args.channels)
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    if not args.evidence_only:
+        base(args, posts)
+    for stages in (False, True):
+        what = "the pipeline's stages (no matcher)" if stages else "ingest alone"
+        some = posts
+        with tempfile.TemporaryDirectory() as tmp:
+            print(f"SQLite, {what}: the evidence chain's cost ({len(some)} posts)")
+            evidence_cost(_sqlite_engines(tmp), some, args.channels, args.batch, stages)
+        print(f"PostgreSQL, {what}: the evidence chain's cost ({len(some)} posts)")
+        evidence_cost(_postgres_engines(args.postgres), some, args.channels, args.batch, stages)
+    return 0
+
+
+def base(args: argparse.Namespace, posts: list[tuple[int, PostRecord]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         print("SQLite (file, WAL)")
         run(make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}"), posts, args.channels, args.batch)
@@ -123,7 +235,6 @@ def main() -> int:
             run(pg, posts, args.channels, args.batch)
         finally:
             pg.dispose()
-    return 0
 
 
 if __name__ == "__main__":

@@ -105,12 +105,26 @@ class Settings(BaseSettings):
     # Console transport (issue #11); documented in docs/settings.md.
     trusted_proxies: str = ""
     hsts_seconds: int = Field(default=31_536_000, ge=0, le=63_072_000)
+    # Evidence (issue #17); documented in docs/settings.md and docs/evidence.md.
+    evidence_key: Path = Field(
+        default_factory=lambda data: Path(data["var_dir"]) / "evidence" / "signing.key"
+    )
+    evidence_checkpoint_seconds: int = Field(default=3600, ge=0, le=7 * 86_400)
+    evidence_tsa_url: str = ""  # RFC 3161 time-stamps of checkpoints; empty: none
+    evidence_tsa_certificate: Path | None = None  # the TSA's CA (PEM) its tokens are checked to
 
     @field_validator("database_url")
     @classmethod
     def _known_backend(cls, value: str) -> str:
         if not value.startswith(("sqlite://", "postgresql")):
             raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @field_validator("evidence_tsa_url")
+    @classmethod
+    def _tsa_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be empty or start with http:// or https://")
         return value
 
     @field_validator("telegram_web_base", "console_url")

@@ -221,4 +221,8 @@ def build_pipeline(
 
         # After the matcher: alerts are queued from the verdicts it just stored.
         pipeline.hooks.append(OutboxHook(settings))
+    from monitor.evidence.capture import EvidenceHook
+
+    # Last: every version stored gets its chain entry in the same transaction (#17).
+    pipeline.hooks.append(EvidenceHook())
     return pipeline

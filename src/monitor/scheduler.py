@@ -35,6 +35,7 @@ from monitor.alerts.sender import Sender, SendSummary
 from monitor.collect.collector import Collector
 from monitor.collect.leases import Leases
 from monitor.collect.source import PassResult
+from monitor.errors import MonitorError
 from monitor.media.jobs import MediaSummary, MediaWorker
 from monitor.store.db import unavailable
 from monitor.store.models import Channel
@@ -204,6 +205,25 @@ class Service:
             log.info("%s", summary.line())
         return summary
 
+    async def checkpoint(self) -> None:
+        """Sign the evidence chain's head (#17), every ``evidence_checkpoint_seconds``."""
+        if self.database_down:
+            return
+        from monitor.evidence.checkpoint import checkpoint_now
+
+        try:
+            with self._in_hand():
+                await asyncio.to_thread(
+                    checkpoint_now, self.collector.sessions, self.collector.settings
+                )
+        except MonitorError as exc:
+            # A key refused (its mode, its format): collection goes on, the reason is logged.
+            log.error("evidence checkpoint not signed: %s", exc)
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            self._database_down(exc)
+
     async def _job(self, channel_id: int) -> None:
         if self.database_down:
             return
@@ -294,6 +314,15 @@ class Service:
                     self.read_media,
                     IntervalTrigger(seconds=self.media.settings.media_poll_seconds, timezone=UTC),
                     id="media",
+                    max_instances=1,
+                    coalesce=True,
+                )
+            every = self.collector.settings.evidence_checkpoint_seconds
+            if every:
+                scheduler.add_job(
+                    self.checkpoint,
+                    IntervalTrigger(seconds=every, timezone=UTC),
+                    id="evidence",
                     max_instances=1,
                     coalesce=True,
                 )

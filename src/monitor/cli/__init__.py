@@ -28,9 +28,21 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from monitor.cli import alerts, channels, collect, data, db, demo, match, media, users, web
+    from monitor.cli import (
+        alerts,
+        channels,
+        collect,
+        data,
+        db,
+        demo,
+        evidence,
+        match,
+        media,
+        users,
+        web,
+    )
 
-    for module in (db, data, match, channels, collect, media, alerts, users, web, demo):
+    for module in (db, data, match, channels, collect, media, alerts, users, web, demo, evidence):
         for command in module.COMMANDS:
             cli.add_command(command)
 

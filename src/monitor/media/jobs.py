@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import metrics
 from monitor.config import Settings
+from monitor.evidence.capture import media_captured
 from monitor.media.fetch import FetchError
 from monitor.media.images import ImageRejected, open_image, perceptual_hash, sniff_mime
 from monitor.media.ocr import OcrFailed, OcrResult, ocr_unavailable_reason, read_image
@@ -281,6 +282,9 @@ class MediaWorker:
                     .where(MediaFile.id == work.media_id)
                 ).one()
                 self.pipeline.relayer(s, row[1], [row[0]])
+            # The file and what was read from it, chained with the row that keeps them (#17);
+            # last, as in a collector's batch: the chain's head is the last lock either takes.
+            media_captured(s, work.media_id, with_ocr=True)
             return True
 
     def _hashed(self, work: Work, facts: dict[str, object], reason: str) -> bool:
@@ -296,6 +300,7 @@ class MediaWorker:
             ):
                 return False
             self._update(s, work, error=reason, **facts)
+            media_captured(s, work.media_id, with_ocr=False)
             return True
 
     def _retry(self, work: Work, reason: str) -> bool:

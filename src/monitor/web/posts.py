@@ -16,6 +16,9 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import BindParameter, Select, bindparam, select
 from sqlalchemy.orm import Session
 
+from monitor.errors import MonitorError
+from monitor.evidence.bundle import export_post
+from monitor.evidence.capture import review_captured
 from monitor.match.quran import verse_text
 from monitor.store.channels import post_link
 from monitor.store.models import (
@@ -309,7 +312,36 @@ def review_post(
         )
         if decision == "dismissed":
             created = _suppress(db, me, post, review.id, wanted)
+        # The decision as made, chained in the transaction that stores it (#17); last, so the
+        # chain's head is held as briefly as in a collector's batch.
+        review_captured(db, review)
     return _done(request, post_id, next, {"state": decision, "suppressions": created})
+
+
+@router.post("/posts/{post_id}/evidence", dependencies=[Depends(check_csrf)])
+def evidence_bundle(request: Request, me: Analyst, post_id: PostId) -> Response:
+    """The post's evidence bundle (#17), as `monitor evidence export` writes it; audited."""
+    settings = request.app.state.settings
+    with request.app.state.sessions.begin() as db:
+        _post_or_404(db, post_id)
+        try:
+            bundle = export_post(db, post_id, settings)
+        except MonitorError as exc:
+            raise HTTPException(409, f"No evidence bundle: {exc}") from None
+        db.add(
+            AuditLog(
+                actor=me.username,
+                action="post.evidence",
+                target=f"post:{post_id}",
+                detail={"entries": bundle.post_entries, "checkpoints": bundle.checkpoints},
+            )
+        )
+    name = f"evidence-post-{post_id}.zip"
+    return Response(
+        bundle.data,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 def _suppress(

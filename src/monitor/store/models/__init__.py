@@ -21,6 +21,7 @@ from monitor.store.models.core import (
     UTCDateTime,
     utcnow,
 )
+from monitor.store.models.evidence import EvidenceCheckpoint, EvidenceEntry, EvidenceHead
 from monitor.store.models.media import JOB_STATES, MEDIA_STATES, Job, MediaFile
 from monitor.store.models.network import (
     ChannelRef,
@@ -60,6 +61,9 @@ __all__ = [
     "EchoCluster",
     "EchoMember",
     "EchoQuote",
+    "EvidenceCheckpoint",
+    "EvidenceEntry",
+    "EvidenceHead",
     "Group",
     "IgnoredChannel",
     "JSONType",
