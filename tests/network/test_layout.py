@@ -120,3 +120,14 @@ def test_neighbours_agree_with_the_exported_edges() -> None:
     ]
     nobody = neighbours(g, "nobody")
     assert (nobody.upstream, nobody.downstream) == ([], [])
+
+
+def test_spam_handles_do_not_push_the_watched_channels_out() -> None:
+    # One watched channel mentions 320 made-up handles 12 times each; 40 watched channels
+    # forward each other once.
+    spam = [("spammer", f"x{i:03d}", "mention", 12) for i in range(320)]
+    watched = [(f"c{i:02d}", f"c{(i + 1) % 40:02d}", "forward", 1) for i in range(40)]
+    layout = place(graph(spam + watched))
+    drawn = set(layout.shown.nodes)
+    assert {f"c{i:02d}" for i in range(40)} | {"spammer"} <= drawn
+    assert layout.left_out == 361 - MAX_NODES

@@ -87,11 +87,13 @@ def echo_channels(
     return set(session.scalars(q))
 
 
-def echo_members(session: Session, post_ids: set[int], window: timedelta) -> list[int]:
-    """The posts in the echo clusters of ``post_ids`` dated within ``window`` of one of them:
-    whose echo count a new member changes. Bounded: a channel reposting a statement hourly
-    makes a large cluster, and only its neighbours in time are scored again."""
-    if not post_ids:
+def echo_members(
+    session: Session, post_ids: set[int], channel: Channel, groups: set[int], window: timedelta
+) -> list[int]:
+    """The posts of OTHER affiliated channels in the echo clusters of ``post_ids`` (posts of
+    ``channel``) dated within ``window`` of one of them: whose echo count these change.
+    Bounded, newest first: a cluster can hold a channel's hourly reposts of a year."""
+    if not post_ids or not groups:
         return []
     dates = list(
         session.scalars(
@@ -108,16 +110,20 @@ def echo_members(session: Session, post_ids: set[int], window: timedelta) -> lis
         .select_from(mine)
         .join(theirs, theirs.cluster_id == mine.cluster_id)
         .join(Post, Post.id == theirs.post_id)
+        .join(Channel, Channel.id == Post.channel_id)
         .where(
             mine.post_id.in_(post_ids),
+            Post.channel_id != channel.id,
+            Channel.group_id.in_(groups),
             Post.date.between(min(dates) - window, max(dates) + window),
         )
         .distinct()
-        .order_by(Post.id)
+        .order_by(Post.id.desc())
         .limit(MAX_RESCORED)
     )
     return list(session.scalars(q))
 
 
-# Posts scored again after one batch's echoes: enough for every channel of a facade network.
+# Posts of other channels scored again after one batch's echoes: enough for every channel of
+# a facade network.
 MAX_RESCORED = 200

@@ -30,6 +30,7 @@ from monitor.store.ingest import Changed
 from monitor.store.layers import ocr_layers
 from monitor.store.models import (
     Channel,
+    EchoMember,
     Match,
     Post,
     RuleSetVersion,
@@ -120,7 +121,9 @@ class MatchStore:
         return result
 
     def save(self, session: Session, post: Post, result: MatchResult, rule_set_id: int) -> Match:
-        match = session.scalar(select(Match).where(Match.post_id == post.id))
+        # Locked (PostgreSQL): another worker re-scoring the same post (an echo, a cue
+        # answered) commits first, and this one then reads its rows, not ones it deleted.
+        match = session.scalar(select(Match).where(Match.post_id == post.id).with_for_update())
         if match is None:
             match = Match(post_id=post.id)
             session.add(match)
@@ -213,30 +216,29 @@ class MatchHook:
             metrics.POSTS_FLAGGED.labels(group, changed[0].record.source).inc(flagged)
 
     def rescore_echoes(self, session: Session, channel: Channel, changed: list[Changed]) -> None:
-        """Pipeline hook, after the echo hook (#15): a post that just joined an echo cluster,
-        and the cluster's posts near it in time, are scored again with the statement's echoes
-        counted, so the first publisher rises too, as `monitor rematch` would score them."""
+        """Pipeline hook, after the echo hook (#15): posts that just joined an echo cluster,
+        and the affiliated channels' posts of those clusters near them in time, are scored
+        again with the statement's echoes counted, so the first publisher rises too, as
+        `monitor rematch` would score them. A channel repeating its own statement changes no
+        count, and its history stays as scored (rematch re-scores it)."""
         key = id(session.get_bind())
         if key not in self._rule_set_ids:
             return  # the matcher hook has not run on this database: nothing is scored yet
         ids = {c.post_id for c in changed if c.status in ("new", "edited", "layer")}
-        members = echo_members(session, ids, self.store.window)
-        if not members:
+        groups = affiliated_group_ids(session, channel.group_id)
+        theirs = echo_members(session, ids, channel, groups, self.store.window)
+        if not theirs:
             return
+        ours = set(session.scalars(select(EchoMember.post_id).where(EchoMember.post_id.in_(ids))))
+        # In id order, whichever worker: two batches of one cluster lock the same verdicts in
+        # the same order, so they wait for each other instead of deadlocking.
         rows = session.execute(
             select(Post, Channel)
             .join(Channel, Channel.id == Post.channel_id)
-            .where(Post.id.in_(members))
+            .where(Post.id.in_(ours | set(theirs)))
             .order_by(Post.id)
         ).all()
-        # Only an affiliated channel's echo changes anybody's count: a channel repeating its
-        # own statement changes none, and its history stays as scored (rematch re-scores it).
-        groups = affiliated_group_ids(session, channel.group_id)
-        theirs = [(p, c) for p, c in rows if c.id != channel.id and c.group_id in groups]
-        if not theirs:
-            return
-        ours = [(p, c) for p, c in rows if p.id in ids]
-        self.store.match_posts(session, ours + theirs, self._rule_set_ids[key])
+        self.store.match_posts(session, [(p, c) for p, c in rows], self._rule_set_ids[key])
 
 
 @dataclass

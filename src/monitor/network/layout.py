@@ -74,9 +74,11 @@ def selected(
 
 
 def heaviest(g: nx.DiGraph, limit: int = MAX_NODES) -> tuple[nx.DiGraph, int]:
-    """The ``limit`` nodes of most weight (ties: monitored first, then by handle) and the
-    edges among them; and how many nodes were left out."""
-    ranked = sorted(g.nodes, key=lambda n: (-strength(g, n), not g.nodes[n]["monitored"], n))
+    """The ``limit`` nodes to draw: the monitored channels first, then the others of most
+    weight (ties by handle), and the edges among them; and how many nodes were left out.
+    Monitored first: a channel mentioning hundreds of made-up handles must not push the
+    channels analysts watch out of the picture."""
+    ranked = sorted(g.nodes, key=lambda n: (not g.nodes[n]["monitored"], -strength(g, n), n))
     keep = ranked[:limit]
     return g.subgraph(keep).copy(), len(ranked) - len(keep)
 

@@ -25,6 +25,7 @@ from monitor.web.render import render
 router = APIRouter()
 MAX_MIN_WEIGHT = 1_000_000
 DISCOVERED = "/discovered"
+ROWS = 100  # neighbours listed a direction
 EGO_NODES = 60  # the channel page's small picture: its neighbours, the heaviest first
 # What an edge means, seen from the channel whose page it is (network.graph.flow).
 UPSTREAM_WORDS = {
@@ -117,7 +118,9 @@ def graph_page(request: Request, me: Analyst, db: DB) -> Response:
     group = next((g for g in groups if g.id == group_id), None)
     if group_id is not None and group is None:
         raise HTTPException(400, "Bad parameter 'group': no group has this id.")
-    g = selected(build_graph(db), kinds, group.name if group else None, min_weight)
+    g = selected(
+        build_graph(db, communities=False), kinds, group.name if group else None, min_weight
+    )
     drawing = _drawing(db, me, g)
     return render(
         request,
@@ -163,7 +166,7 @@ def channel_page(request: Request, me: Analyst, db: DB, channel_id: ChannelId) -
         .join(Post, Post.id == Match.post_id)
         .where(Post.channel_id == channel.id, Match.flagged.is_(True))
     )
-    g = build_graph(db)
+    g = build_graph(db, communities=False)
     near = neighbours(g, channel.handle)
     hrefs = _hrefs(db)
     ego = nx.ego_graph(g, channel.handle, radius=1, undirected=True)
@@ -177,8 +180,11 @@ def channel_page(request: Request, me: Analyst, db: DB, channel_id: ChannelId) -
             "group_name": channel.group.name if channel.group else "",
             "posts": posts or 0,
             "flagged": flagged or 0,
-            "upstream": _rows(near.upstream, UPSTREAM_WORDS, hrefs, _discovered(me)),
-            "downstream": _rows(near.downstream, DOWNSTREAM_WORDS, hrefs, _discovered(me)),
+            # The heaviest first, bounded: a spam channel can mention 100,000 handles.
+            "upstream": _rows(near.upstream[:ROWS], UPSTREAM_WORDS, hrefs, _discovered(me)),
+            "downstream": _rows(near.downstream[:ROWS], DOWNSTREAM_WORDS, hrefs, _discovered(me)),
+            "upstream_more": max(0, len(near.upstream) - ROWS),
+            "downstream_more": max(0, len(near.downstream) - ROWS),
             "drawing": drawing,
             **_legend(),
         },
