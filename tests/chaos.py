@@ -76,7 +76,9 @@ class World:
         """The text of post n (1-based) of channel c, and whether it quotes a cue verse."""
         digest = hashlib.sha256(f"{self.seed}:{c}:{n}".encode()).digest()
         if digest[0] < 52:  # ~ one in five
-            return f"{CUES[digest[1] % len(CUES)]}\n#بيان_{c}_{n}", True
+            # Numbered, so that no two are one statement: the echo rules (#15) would alert a
+            # repeated statement once, and this world counts one alert a flag.
+            return f"{CUES[digest[1] % len(CUES)]}\nبيان رقم {c * 1000 + n}\n#بيان_{c}_{n}", True
         return f"منشور رقم {n} من القناة {c}: {NEUTRAL[digest[1] % len(NEUTRAL)]}", False
 
     def expected(self) -> dict[tuple[str, int], bool]:

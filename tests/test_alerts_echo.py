@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from monitor.collect.records import PostRecord
-from monitor.store.models import utcnow
+from monitor.store.models import EchoMember, utcnow
 from tests.alert_receivers import WebhookReceiver, smtp, webhook
 from tests.network.test_echo_score import ECHO, STATEMENT
 from tests.test_alerts import World, matcher, world
@@ -99,3 +101,54 @@ def test_echoes_arriving_together_are_one_follow_up(world: World, webhook: Webho
     assert named.startswith("Echoed by ")
     assert set(named.removeprefix("Echoed by ").split(", ")) == {"front_0", "front_1", "front_2"}
     assert rest.startswith("statement now on 4 channels (first nujaba #10)")
+
+
+# The statement again, now claiming a strike on a named base: the same cluster (it only adds
+# a site), but it says more than what the subscriber was sent.
+WORSE = (
+    "تحذر المقاومة الإسلامية في العراق قوات الاحتلال الأمريكي من مغبة الاستمرار في انتهاك "
+    "سيادة العراق وإن صبرنا قد نفد وقد استهدفنا قاعدة عين الأسد بطائرة مسيرة وسيكون ردنا في "
+    "الزمان والمكان المناسبين على كل من يعتدي على أبناء شعبنا"
+)
+
+
+def test_a_repost_that_says_more_is_alerted(world: World, webhook: WebhookReceiver) -> None:
+    nujaba = world.channel("nujaba", "Nujaba")
+    world.subscribe("desk", webhook.url, min_severity="medium")
+    store(world, nujaba, 10, STATEMENT, 0)
+    deliver(world)
+    store(world, nujaba, 11, STATEMENT, 1)  # the same again: nothing
+    deliver(world)
+    assert len(webhook.received) == 1
+    store(world, nujaba, 12, WORSE, 2)
+    deliver(world)
+    with world.db.sessions() as s:
+        assert len(s.scalars(select(EchoMember.cluster_id).distinct()).all()) == 1
+    flags = [r for r in world.outbox() if r.kind == "flag"]
+    assert [r.payload["message_id"] for r in flags] == [10, 12]
+    assert all(r.status == "sent" for r in flags)
+    [alert] = [h.body for h in webhook.received if flags[1].dedup_key in h.body["alert_keys"]]
+    assert "Echoed" not in alert["title"] and "https://t.me/nujaba/12" in alert["message"]
+
+
+def test_echo_follow_ups_keep_the_subscribers_filters_and_come_once_a_channel(
+    world: World, webhook: WebhookReceiver
+) -> None:
+    nujaba = world.channel("nujaba", "Nujaba")
+    relay = world.channel("relay_news", "Relay")  # not a group the subscriber follows
+    kahf = world.channel("ashab_alkahf", "Ashab al-Kahf", parent="Nujaba")
+    world.subscribe("desk", webhook.url, min_severity="medium", groups=["Nujaba", "Ashab al-Kahf"])
+    store(world, nujaba, 10, STATEMENT, 0)
+    deliver(world)
+    store(world, relay, 1, ECHO, 1)
+    deliver(world)
+    assert len(webhook.received) == 1  # outside the filters: no follow-up
+    store(world, kahf, 5, ECHO, 2)
+    deliver(world)
+    assert len(webhook.received) == 2
+    for i in range(3):  # the echo edited away from the statement and posted again
+        edit = PostRecord(5 + i, T0 + timedelta(hours=2), "صباح الخير", "web", edited_at=utcnow())
+        world.pipeline.store(kahf, [edit])
+        store(world, kahf, 6 + i, ECHO, 3 + i)
+        deliver(world)
+    assert len(webhook.received) == 2

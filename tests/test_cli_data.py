@@ -108,7 +108,7 @@ def test_export_posts_fields_jsonl_and_csv(
     fields = [
         "channel", "message_id", "date", "text", "views", "forwards", "forwarded_from",
         "reply_to", "media", "edited_at", "deleted_at", "versions", "source", "flagged",
-        "severity", "signals", "ocr", "cluster", "quotes",
+        "severity", "signals", "ocr", "cluster", "quotes", "mentions", "incident",
     ]  # fmt: skip
     assert all(list(r) == fields for r in rows)
     by_id = {r["message_id"]: r for r in rows}

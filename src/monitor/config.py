@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     ingest_batch_size: int = Field(default=1000, ge=1, le=50_000)
     collect_interval: int = Field(default=300, ge=10)
     recent_window_hours: float = Field(default=48.0, ge=0)
+    # Claims of one site this close together are one incident (#16, actors/incidents.py).
+    incident_window_hours: float = Field(default=24.0, gt=0, le=24 * 365)
     # Collectors (issue #4); documented in docs/settings.md and docs/collectors.md.
     recent_window_posts: int = Field(default=50, ge=0, le=1000)
     collect_initial_posts: int = Field(default=100, ge=1, le=10_000)

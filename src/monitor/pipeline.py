@@ -217,10 +217,25 @@ def build_pipeline(
         pipeline.hooks.append(EchoHook())
         # Then the statement's echoes raise the scores of its cluster (#15).
         pipeline.hooks.append(match_hook.rescore_echoes)
+        from monitor.actors.mentions import MentionHook
+        from monitor.actors.registry import cached_loader
+
+        # actors/ (#16): mentions, then incidents
+        # The registry's people, groups and sites each post names, in the roles the matcher found.
+        pipeline.hooks.append(MentionHook(cached_loader(settings.config_dir)))
+        from monitor.actors.incidents import IncidentHook
+
+        # Attack claims become incidents, from the sites and groups the mentions just found.
+        loader = cached_loader(settings.config_dir)
+        pipeline.hooks.append(IncidentHook(loader, settings.incident_window_hours))
         from monitor.alerts.outbox import OutboxHook
 
         # After the matcher: alerts are queued from the verdicts it just stored.
         pipeline.hooks.append(OutboxHook(settings))
+        from monitor.alerts.incidents import IncidentAlertHook
+
+        # A new incident and its corroboration are alerted once each (#16).
+        pipeline.hooks.append(IncidentAlertHook(settings, loader))
     from monitor.evidence.capture import EvidenceHook
 
     # Last: every version stored gets its chain entry in the same transaction (#17).

@@ -334,8 +334,9 @@ def test_an_image_flag_is_alerted_once_quoting_the_text_of_the_image(
     w = worker(pipeline, settings, FakeFetcher({url: jpeg()}))
     assert run(w).read == 1
     with db.sessions() as s:
-        rows = s.scalars(select(AlertOutbox)).all()
-        assert [r.kind for r in rows] == ["flag"]
+        rows = s.scalars(select(AlertOutbox).order_by(AlertOutbox.id)).all()
+        # The flag, and the incident its claim opens (#16): one alert each.
+        assert [r.kind for r in rows] == ["flag", "incident"]
         payload = rows[0].payload
     assert payload["ocr_text"] == CLAIM and payload["spans"] == []
     for start, end, *_ in payload["ocr_spans"]:
@@ -347,7 +348,7 @@ def test_an_image_flag_is_alerted_once_quoting_the_text_of_the_image(
         s.execute(update(Job).values(state="queued", lease_until=None, attempts=0))
     assert run(w).read == 1
     with db.sessions() as s:
-        assert len(s.scalars(select(AlertOutbox)).all()) == 1
+        assert len(s.scalars(select(AlertOutbox)).all()) == 2
 
 
 def test_images_seen_only_over_telegram_wait_for_a_worker_with_the_account(

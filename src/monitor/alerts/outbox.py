@@ -7,6 +7,7 @@ queued: a follow-up about an edit can then quote the text the subscriber was fir
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,13 +16,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from monitor.alerts import echoes
+from monitor.alerts.incidents import NOTHING, named
 from monitor.alerts.subscriptions import Verdict, in_quiet_hours, parse_quiet_hours, wants
 from monitor.config import Settings
 from monitor.match.severity import SEVERITIES
 from monitor.store.channels import post_link
 from monitor.store.ingest import Changed
 from monitor.store.layers import ocr_layers
-from monitor.store.echoes import Member
 from monitor.store.models import (
     AlertOutbox,
     Channel,
@@ -59,10 +60,10 @@ def alert_payload(
     version: str,
     settings: Settings,
     ocr_text: str | None = None,
-    cluster: list[Member] | None = None,
+    cluster: echoes.Cluster | None = None,
 ) -> dict[str, Any]:
     return {
-        "event": event_key(match, post, cluster_id(cluster)),
+        "event": event_key(match, post, cluster.id if cluster else None),
         "post_id": post.id,
         "channel": channel.handle,
         "channel_title": channel.title,
@@ -87,12 +88,8 @@ def alert_payload(
         "console_url": f"{settings.console_url}/posts/{post.id}",
         "rule_set": version,
         # Every channel that posted the statement, first publisher first (#15), or None.
-        "echo": echoes.summary(cluster) if cluster else None,
+        "echo": cluster.summary() if cluster else None,
     }
-
-
-def cluster_id(cluster: list[Member] | None) -> int | None:
-    return cluster[0].cluster_id if cluster else None
 
 
 class OutboxHook:
@@ -117,6 +114,7 @@ class OutboxHook:
         status = {c.post_id: c.status for c in changed}
         ocr = ocr_layers(session, ids)
         clusters = echoes.clusters(session, ids)
+        names = named(session, ids)  # sites, people, incident: the filters of #16
         queued: list[dict[str, Any]] = []
         for post, match, version in rows:
             # A post whose image was just read ("layer") is alerted like a new one, once: the
@@ -124,30 +122,24 @@ class OutboxHook:
             if status[post.id] in ("edited", "deleted"):
                 queued += self._follow_ups(session, post, match, status[post.id], now)
             cluster = clusters.get(post.id)
-            told: set[int] = set()
-            if cluster and status[post.id] != "deleted":
-                # Whoever heard of the statement hears of each channel that picks it up.
-                told = echoes.alerted(session, cluster, post.id)
-                if told and echoes.new_channel(cluster, post.id):
-                    payload = alert_payload(
-                        post, channel, match, version, self.settings, ocr.get(post.id), cluster
-                    )
-                    payload["change"] = "echo"
-                    for sub in subs:
-                        if sub.id in told:
-                            queued.append(self._row(sub, post, "echo", payload, now))
-            if not match.flagged:
-                continue
-            verdict = Verdict(
-                severity=match.severity,
-                kinds=frozenset(s.kind for s in match.signals),
-                refs=frozenset(r for s in match.signals for r in s.refs),
-                channel=channel.handle,
-                group=channel.group.name if channel.group else None,
+            verdict = names.get(post.id, NOTHING).on(
+                Verdict(
+                    severity=match.severity,
+                    kinds=frozenset(s.kind for s in match.signals),
+                    refs=frozenset(r for s in match.signals for r in s.refs),
+                    channel=channel.handle,
+                    group=channel.group.name if channel.group else None,
+                )
             )
             payload = alert_payload(
                 post, channel, match, version, self.settings, ocr.get(post.id), cluster
             )
+            told: dict[int, echoes.Told] = {}
+            if cluster and status[post.id] != "deleted":
+                told = echoes.told(session, cluster, post.id)
+                queued += self._echoes(subs, post, channel, match, verdict, payload, told, now)
+            if not match.flagged:
+                continue
             if cluster:
                 echoes.regroup(session, cluster, post.id, payload)
             for sub in subs:
@@ -156,6 +148,35 @@ class OutboxHook:
                     queued.append(self._row(sub, post, "flag", payload, now, version))
         if queued:
             insert_ignoring_duplicates(session.connection(), queued)
+
+    def _echoes(
+        self,
+        subs: Sequence[Subscription],
+        post: Post,
+        channel: Channel,
+        match: Match,
+        verdict: Verdict,
+        payload: dict[str, Any],
+        told: dict[int, echoes.Told],
+        now: datetime,
+    ) -> list[dict[str, Any]]:
+        """Whoever was sent the statement hears of each channel that picks it up (once a
+        channel and cluster, whatever it edits and reposts), within their own filters; a
+        channel's repost that says more is alerted as a flag."""
+        out = []
+        rules = {(s.kind, s.rule) for s in match.signals}
+        for sub in subs:
+            t = told.get(sub.id)
+            if t is None or not wants(sub, verdict):
+                continue
+            if channel.id not in t.channels:
+                echo = {**payload, "change": "echo"}
+                out.append(
+                    self._row(sub, post, "echo", echo, now, f"{payload['event']}:{channel.id}")
+                )
+            elif echoes.says_more(t, match.severity, rules):
+                out.append(self._row(sub, post, "flag", payload, now, str(payload["rule_set"])))
+        return out
 
     def _row(
         self,
@@ -166,9 +187,10 @@ class OutboxHook:
         now: datetime,
         version: str = "",
     ) -> dict[str, Any]:
-        # A flag is keyed by rule set (a rematch that flags it anew alerts anew); an echo
-        # follow-up once per post, whatever the rules.
-        key = f"{sub.id}:{post.id}:{version}" if kind == "flag" else f"{sub.id}:{post.id}:{kind}"
+        # A flag is keyed by post and rule set (a rematch that flags it anew alerts anew); an
+        # echo follow-up by cluster and channel (``version``: "echo:CLUSTER:CHANNEL"), so a
+        # channel leaving the cluster by an edit and joining again is not told twice.
+        key = f"{sub.id}:{post.id}:{version}" if kind == "flag" else f"{sub.id}:{version}"
         return {
             "subscription_id": sub.id,
             "post_id": post.id,

@@ -9,12 +9,13 @@ from datetime import datetime, time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.actors.registry import Registry
 from monitor.errors import ConfigError
 from monitor.logs import add_url_secrets
 from monitor.match.rules import KINDS
 from monitor.match.severity import SEVERITIES
 from monitor.redaction import redact, redact_urls_in, scrub
-from monitor.store.models import AuditLog, Channel, Group, Subscription
+from monitor.store.models import INCIDENT_STATUSES, AuditLog, Channel, Group, Subscription
 
 __all__ = ["redact"]  # re-exported: callers show subscription URLs through it
 
@@ -71,6 +72,12 @@ class Verdict:
     refs: frozenset[str]
     channel: str
     group: str | None
+    # What the post names and the attack it claims (#16): registry ids of the sites and
+    # people it mentions, the incident's status, and its other claimants' groups.
+    sites: frozenset[str] = frozenset()
+    persons: frozenset[str] = frozenset()
+    incident_status: str | None = None
+    claimants: frozenset[str] = frozenset()
 
 
 def wants(sub: Subscription, v: Verdict) -> bool:
@@ -80,7 +87,14 @@ def wants(sub: Subscription, v: Verdict) -> bool:
         return False
     if sub.kinds and not v.kinds & set(sub.kinds):
         return False
-    if sub.groups and (v.group is None or v.group.lower() not in {g.lower() for g in sub.groups}):
+    named = {g.lower() for g in [v.group, *v.claimants] if g}
+    if sub.groups and not named & {g.lower() for g in sub.groups}:
+        return False
+    if sub.sites and not v.sites & set(sub.sites):
+        return False
+    if sub.persons and not v.persons & set(sub.persons):
+        return False
+    if sub.incident_statuses and v.incident_status not in sub.incident_statuses:
         return False
     if sub.channels and v.channel not in {c.lstrip("@").lower() for c in sub.channels}:
         return False
@@ -97,6 +111,9 @@ def add_subscription(
     groups: list[str] | None = None,
     channels: list[str] | None = None,
     refs: list[str] | None = None,
+    sites: list[str] | None = None,
+    persons: list[str] | None = None,
+    incident_statuses: list[str] | None = None,
     digest_minutes: int | None = None,
     quiet_hours: str | None = None,
     owner_id: int | None = None,
@@ -113,6 +130,12 @@ def add_subscription(
     for ref in refs or []:
         if not _REF.match(ref):
             raise ConfigError(f"verse refs look like 3:139, not {ref!r}", key="--ref")
+    for status in incident_statuses or []:
+        if status not in INCIDENT_STATUSES:
+            raise ConfigError(
+                f"must be one of {', '.join(INCIDENT_STATUSES)}, not {status!r}",
+                key="--incident-status",
+            )
     if digest_minutes is not None and digest_minutes < 1:
         raise ConfigError("must be at least 1 minute", key="--digest")
     parse_quiet_hours(quiet_hours)
@@ -126,6 +149,9 @@ def add_subscription(
         groups=list(groups or []),
         channels=[c.lstrip("@").lower() for c in channels or []],
         refs=list(refs or []),
+        sites=list(sites or []),
+        persons=list(persons or []),
+        incident_statuses=list(incident_statuses or []),
         digest_minutes=digest_minutes,
         quiet_hours=quiet_hours,
         enabled=True,
@@ -165,4 +191,18 @@ def check_filters(
         if session.scalar(select(Channel.id).where(Channel.handle == wanted)) is None:
             raise ConfigError(
                 f"no such channel: {handle!r} (see `monitor channels list`)", key="--channel"
+            )
+
+
+def check_registry_filters(registry: Registry, *, sites: list[str], persons: list[str]) -> None:
+    """Refuse a --site or --person the registry (config/registry/) does not have (#16)."""
+    for site in sites:
+        if site not in registry.sites:
+            known = ", ".join(sorted(registry.sites)[:8])
+            raise ConfigError(f"no such site: {site!r} (registry ids: {known}, …)", key="--site")
+    for person in persons:
+        if person not in registry.people:
+            known = ", ".join(sorted(registry.people)[:8])
+            raise ConfigError(
+                f"no such person: {person!r} (registry ids: {known}, …)", key="--person"
             )

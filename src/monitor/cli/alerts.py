@@ -10,7 +10,12 @@ from sqlalchemy import func, select
 
 from monitor.alerts.render import Message, Renderer
 from monitor.alerts.sender import Sender, apprise_notify
-from monitor.alerts.subscriptions import add_subscription, check_filters, redact
+from monitor.alerts.subscriptions import (
+    add_subscription,
+    check_filters,
+    check_registry_filters,
+    redact,
+)
 from monitor.cli.context import Runtime
 from monitor.errors import ConfigError
 from monitor.logs import add_url_secrets
@@ -35,6 +40,25 @@ def subscribers_group() -> None:
 @click.option("--kind", "kinds", multiple=True, help="Only these signal kinds (repeatable).")
 @click.option("--channel", "channels", multiple=True, help="Only these channels (repeatable).")
 @click.option("--ref", "refs", multiple=True, help="Only posts quoting these verses, e.g. 3:139.")
+@click.option(
+    "--site",
+    "sites",
+    multiple=True,
+    help="Only posts naming, and incidents at, these registry sites, e.g. harir (repeatable).",
+)
+@click.option(
+    "--person",
+    "persons",
+    multiple=True,
+    help="Only posts naming these registry people, e.g. akram-kaabi (repeatable).",
+)
+@click.option(
+    "--incident-status",
+    "incident_statuses",
+    multiple=True,
+    type=click.Choice(["claimed", "corroborated"]),
+    help="Only attack claims whose incident has this status (repeatable).",
+)
 @click.option("--digest", type=int, help="Send a digest every N minutes instead of at once.")
 @click.option("--quiet-hours", help="Hold alerts (except critical) during e.g. 22:00-06:00 UTC.")
 @click.pass_obj
@@ -47,14 +71,23 @@ def add(
     kinds: tuple[str, ...],
     channels: tuple[str, ...],
     refs: tuple[str, ...],
+    sites: tuple[str, ...],
+    persons: tuple[str, ...],
+    incident_statuses: tuple[str, ...],
     digest: int | None,
     quiet_hours: str | None,
 ) -> None:
     """Subscribe NAME to the flags that pass its filters.
 
     Refused (exit 2) when a filter can never match: a --ref that is no ayah, a --group or
-    --channel that is not registered.
+    --channel that is not registered, a --site or --person not in config/registry/.
+    Subscribers also hear of each new incident and of its corroboration, once each (#16).
     """
+    from monitor.actors.registry import load_registry
+
+    check_registry_filters(
+        load_registry(rt.settings.config_dir), sites=list(sites), persons=list(persons)
+    )
     with rt.migrated_sessions().begin() as s:
         check_filters(s, groups=list(groups), channels=list(channels), refs=list(refs))
         add_subscription(
@@ -66,6 +99,9 @@ def add(
             groups=list(groups),
             channels=list(channels),
             refs=list(refs),
+            sites=list(sites),
+            persons=list(persons),
+            incident_statuses=list(incident_statuses),
             digest_minutes=digest,
             quiet_hours=quiet_hours,
         )
@@ -91,6 +127,8 @@ def list_(rt: Runtime) -> None:
             filters = [f"{sub.min_severity}+"]
             filters += [f"kind={k}" for k in sub.kinds] + [f"group={g}" for g in sub.groups]
             filters += [f"channel={c}" for c in sub.channels] + [f"ref={r}" for r in sub.refs]
+            filters += [f"site={x}" for x in sub.sites] + [f"person={p}" for p in sub.persons]
+            filters += [f"incident={x}" for x in sub.incident_statuses]
             mode = f"digest {sub.digest_minutes}m" if sub.digest_minutes else "immediate"
             if sub.quiet_hours:
                 mode += f", quiet {sub.quiet_hours}"

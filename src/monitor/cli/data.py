@@ -160,17 +160,21 @@ def import_cmd(rt: Runtime, path: Path, handle: str, group: str | None) -> None:
 
 
 @click.command("export")
-@click.argument("what", type=click.Choice(["posts", "flags", "graph"]))
+@click.argument("what", type=click.Choice(["posts", "flags", "graph", "incidents"]))
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(["jsonl", "csv", "gexf", "graphml"]),
-    help="posts, flags: jsonl (default) or csv; graph: gexf (default), graphml or csv.",
+    help="posts, flags, incidents: jsonl (default) or csv; graph: gexf (default), graphml or csv.",
 )
-@click.option("--since", help="Only posts dated on or after this date (YYYY-MM-DD, UTC).")
+@click.option(
+    "--since",
+    help="Only posts dated on or after this date (YYYY-MM-DD, UTC); incidents: first claimed.",
+)
 @click.pass_obj
 def export_cmd(rt: Runtime, what: str, fmt: str | None, since: str | None) -> None:
-    """Write stored posts, flagged posts with their review, or the channel graph to stdout.
+    """Write stored posts, flagged posts with their review, the channel graph or the
+    attack-claim incidents to stdout.
 
     JSONL is for programs: one record a line, signals and review nested. CSV is for
     spreadsheets: a UTF-8 BOM, formulas neutralised, one flat cell per column: channel, group,
@@ -180,9 +184,15 @@ def export_cmd(rt: Runtime, what: str, fmt: str | None, since: str | None) -> No
 
     graph: channels as nodes (group, kind, monitored, community), forward, mention, link and
     echo edges weighted by posts, as GEXF or GraphML for Gephi, or CSV edges.
+
+    incidents: id, first_claim, last_claim, claimants, target (id, name, lat, lon), weapon,
+    status, sources (channel, message_id, date, layer); README "Incidents".
     """
     if what == "graph":
         _export_graph(rt, fmt or "gexf", since)
+        return
+    if what == "incidents":
+        _export_incidents(rt, fmt or "jsonl", since)
         return
     if fmt not in (None, "jsonl", "csv"):
         raise click.BadParameter(f"{what} are exported as jsonl or csv", param_hint="'--format'")
@@ -212,6 +222,24 @@ def _export_graph(rt: Runtime, fmt: str, since: str | None) -> None:
     with rt.migrated_sessions()() as session:
         graph = build_graph(session)
     write_graph(graph, fmt, sys.stdout)
+
+
+def _export_incidents(rt: Runtime, fmt: str, since: str | None) -> None:
+    from monitor.actors.incidents_export import write_csv as write_incidents_csv
+    from monitor.actors.incidents_export import write_jsonl as write_incidents_jsonl
+    from monitor.actors.incidents_read import Filters, iter_incidents
+    from monitor.actors.registry import load_registry
+
+    if fmt not in ("jsonl", "csv"):
+        raise click.BadParameter("incidents are exported as jsonl or csv", param_hint="'--format'")
+    filters = Filters(since=parse_since(since))
+    registry = load_registry(rt.settings.config_dir)
+    with rt.migrated_sessions()() as session:
+        views = iter_incidents(session, registry, filters)
+        if fmt == "jsonl":
+            write_incidents_jsonl(views, sys.stdout)
+        else:
+            write_incidents_csv(views, sys.stdout, rt.settings.console_url)
 
 
 COMMANDS = [import_cmd, export_cmd]

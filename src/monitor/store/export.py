@@ -15,10 +15,12 @@ from sqlalchemy.orm import Session, selectinload
 from monitor.match.rules import KINDS
 from monitor.store.channels import post_link
 from monitor.store.echoes import clusters_of, quotes_of
+from monitor.store.mentions import mentions_of
 from monitor.store.models import (
     REVIEW_DECISIONS,
     Channel,
     Group,
+    IncidentSource,
     Match,
     MediaFile,
     Post,
@@ -47,6 +49,8 @@ POST_FIELDS = [
     "ocr",
     "cluster",
     "quotes",
+    "mentions",
+    "incident",
 ]
 FLAG_FIELDS = [*POST_FIELDS, "review"]
 
@@ -127,9 +131,12 @@ def post_dict(
     image: MediaFile | None = None,
     cluster: dict[str, Any] | None = None,
     quotes: list[dict[str, Any]] | None = None,
+    mentions: list[dict[str, Any]] | None = None,
+    incident: int | None = None,
 ) -> ExportRow:
     """``image``: the post's media row (#13), for ``media.phash`` and ``ocr``; ``cluster``:
-    its echo cluster and ``quotes`` the statements it quotes (#15, store/echoes.py)."""
+    its echo cluster and ``quotes`` the statements it quotes (#15, store/echoes.py);
+    ``mentions`` the registry entries it names (#16, store/mentions.py)."""
     fwd = None
     if post.fwd_channel or post.fwd_name or post.fwd_message_id:
         fwd = {
@@ -174,6 +181,8 @@ def post_dict(
         ocr=ocr,
         cluster=cluster,
         quotes=quotes or [],
+        mentions=mentions or [],
+        incident=incident,  # the attack it claims (#16)
     )
     if group is ...:
         # A caller that did not join the group (the console's export): channel and group are
@@ -217,15 +226,36 @@ def iter_posts(
         reviews = _latest_reviews(session, [r[0].id for r in rows]) if flagged_only else {}
         ids = [r[0].id for r in rows]
         clusters, quotes = clusters_of(session, ids), quotes_of(session, ids)
+        mentions = mentions_of(session, ids)
+        incidents = _incidents_of(session, ids)
         for post, handle, n, match, group, image in rows:
             d = post_dict(
-                post, handle, n, match, group, image, clusters.get(post.id), quotes.get(post.id)
+                post,
+                handle,
+                n,
+                match,
+                group,
+                image,
+                clusters.get(post.id),
+                quotes.get(post.id),
+                mentions.get(post.id),
+                incident=incidents.get(post.id),
             )
             if flagged_only:
                 d["review"] = reviews.get(post.id)
             yield d
         last_id = rows[-1][0].id
         session.expunge_all()
+
+
+def _incidents_of(session: Session, post_ids: list[int]) -> dict[int, int]:
+    """post id -> the incident it is a source of (#16, actors/incidents.py)."""
+    rows = session.execute(
+        select(IncidentSource.post_id, IncidentSource.incident_id).where(
+            IncidentSource.post_id.in_(post_ids)
+        )
+    )
+    return {pid: iid for pid, iid in rows}
 
 
 def _latest_reviews(session: Session, post_ids: list[int]) -> dict[int, dict[str, Any]]:

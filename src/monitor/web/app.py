@@ -20,11 +20,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from monitor.config import Settings
 from monitor.store.db import reader_sessions
 from monitor.web import (
+    actors,
     admin,
     alerts,
     auth,
     discovered,
     graph_page,
+    incidents,
     login,
     media,
     operators,
@@ -80,6 +82,8 @@ def create_app(
         app.include_router(module.router)
     app.include_router(discovered.router)
     app.include_router(graph_page.router)
+    app.include_router(actors.router)
+    app.include_router(incidents.router)
     _add_probes(app, sessions, metrics)
     _add_error_handlers(app)
     # Added last = outermost: headers wrap everything, metrics see the final status and the

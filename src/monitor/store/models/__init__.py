@@ -2,6 +2,7 @@
 
 Importing this package registers every table on ``Base.metadata``."""
 
+from monitor.store.models.actors import Mention, RegistryOverride
 from monitor.store.models.core import (
     NAMING_CONVENTION,
     Account,
@@ -22,6 +23,12 @@ from monitor.store.models.core import (
     utcnow,
 )
 from monitor.store.models.evidence import EvidenceCheckpoint, EvidenceEntry, EvidenceHead
+from monitor.store.models.incidents import (
+    INCIDENT_STATUSES,
+    WEAPONS,
+    Incident,
+    IncidentSource,
+)
 from monitor.store.models.media import JOB_STATES, MEDIA_STATES, Job, MediaFile
 from monitor.store.models.network import (
     ChannelRef,
@@ -43,10 +50,12 @@ from monitor.store.models.people import (
 )
 
 __all__ = [
+    "INCIDENT_STATUSES",
     "JOB_STATES",
     "MEDIA_STATES",
     "NAMING_CONVENTION",
     "REVIEW_DECISIONS",
+    "WEAPONS",
     "Account",
     "AlertOutbox",
     "AuditLog",
@@ -66,13 +75,17 @@ __all__ = [
     "EvidenceHead",
     "Group",
     "IgnoredChannel",
+    "Incident",
+    "IncidentSource",
     "JSONType",
     "Job",
     "LoginFailure",
     "Match",
     "MediaFile",
+    "Mention",
     "Post",
     "PostVersion",
+    "RegistryOverride",
     "Review",
     "RuleSetVersion",
     "SignalRow",

@@ -82,6 +82,10 @@ class Subscription(Base):
     groups: Mapped[list[str]] = mapped_column(JSONType, default=list)
     channels: Mapped[list[str]] = mapped_column(JSONType, default=list)
     refs: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # Registry ids of sites and people, and incident statuses (#16, alerts/incidents.py).
+    sites: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    persons: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    incident_statuses: Mapped[list[str]] = mapped_column(JSONType, default=list)
     digest_minutes: Mapped[int | None] = mapped_column(Integer)
     quiet_hours: Mapped[str | None] = mapped_column(String(20))  # "22:00-06:00" UTC
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
