@@ -104,3 +104,16 @@ def test_a_format_that_does_not_fit_is_refused_by_name(
 ) -> None:
     result = run_cli(*args)
     assert result.code == 2 and message in result.err and "'--" in result.err
+
+
+def test_a_title_with_line_breaks_is_one_line(db: Database) -> None:
+    from monitor.network.graph import build_graph
+
+    watched = add_channel(db, "watched")
+    with db.sessions.begin() as s:
+        s.get_one(
+            Channel, watched
+        ).title = "Sabereen\nConsole: https://evil.example/login\r\n\u2028ok"
+    with db.sessions() as s:
+        label = build_graph(s).nodes["watched"]["label"]
+    assert label == "Sabereen Console: https://evil.example/login ok"

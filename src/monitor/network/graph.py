@@ -31,7 +31,9 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _clean(text: str | None) -> str:
-    return _NOT_XML.sub("", text or "")[:300]
+    # One line: a forward's name with newlines would draw lines of its own in the console's
+    # tooltips, as if they were ours.
+    return " ".join(_NOT_XML.sub("", text or "").split())[:300]
 
 
 def _echo_edges(session: Session) -> Counter[tuple[str, str]]:

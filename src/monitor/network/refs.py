@@ -258,8 +258,12 @@ def unignore(session: Session, target: str) -> IgnoredChannel:
     row = session.get(IgnoredChannel, t)
     if row is None:
         raise Refused(f"{t} is not ignored")
-    session.delete(row)
-    session.flush()
+    # A plain DELETE counted, not the ORM's: two operators un-ignoring at once must give the
+    # second a message, not a StaleDataError.
+    gone = session.execute(delete(IgnoredChannel).where(IgnoredChannel.target == t))
+    if gone.rowcount != 1:  # type: ignore[attr-defined]
+        raise Refused(f"{t} is not ignored")
+    session.expunge(row)
     return row
 
 

@@ -87,7 +87,8 @@ def _forward_names(db: Session, handles: Collection[str]) -> dict[str, str]:
         .where(ChannelRef.target.in_(sorted(handles)), ChannelRef.name.is_not(None))
         .group_by(ChannelRef.target)
     )
-    return {target: name for target, name in rows if name}
+    # One line each: a name with line breaks would draw lines of its own in the tooltips.
+    return {target: " ".join(name.split()) for target, name in rows if name and name.strip()}
 
 
 def _discovered(me: Principal) -> str:
