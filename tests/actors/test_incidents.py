@@ -233,3 +233,52 @@ def test_the_events_of_a_transaction_are_taken_once(db: Database, pipeline: Pipe
 )
 def test_weapon_classes(text: str, weapon: str | None) -> None:
     assert weapon_class(text) == weapon
+
+
+def test_two_channels_of_one_group_do_not_corroborate_each_other(
+    db: Database, pipeline: Pipeline
+) -> None:
+    own = add_channel(db, "kh_official", "Kataib Hezbollah")
+    outlet = add_channel(db, "kh_media", "Kataib Hezbollah")
+    pipeline.store(own, [post(1, CLAIM)])
+    pipeline.store(outlet, [post(2, OWN, hours=1)])  # its own wording, the same claimant
+    [one] = incidents(db)
+    assert len(one["sources"]) == 2 and one["status"] == "claimed"
+    pipeline.store(add_channel(db, "nujaba", "Harakat al-Nujaba"), [post(3, OWN, hours=2)])
+    assert incidents(db)[0]["status"] == "corroborated"
+
+
+@pytest.mark.postgres
+def test_two_workers_claiming_one_site_at_once_make_one_incident(
+    db: Database, pipeline: Pipeline
+) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite has one writer: its batches never overlap")
+    import threading
+
+    chans = [
+        add_channel(db, f"claimant_{i}", g)
+        for i, g in enumerate(("Kataib Hezbollah", "Harakat al-Nujaba"))
+    ]
+    pipeline.store(chans[0], [post(100, "صباح الخير")])  # the rule set recorded once
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def claim(cid: int, mid: int, text: str) -> None:
+        try:
+            start.wait()
+            pipeline.store(cid, [post(mid, text)])
+        except BaseException as e:  # reported below, not lost in the thread
+            errors.append(e)
+
+    threads = [
+        threading.Thread(target=claim, args=(chans[0], 1, CLAIM)),
+        threading.Thread(target=claim, args=(chans[1], 2, OWN)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    [one] = incidents(db)
+    assert len(one["sources"]) == 2 and one["status"] == "corroborated"

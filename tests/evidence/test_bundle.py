@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import zipfile
@@ -278,3 +279,37 @@ def test_export_names_a_bad_argument_or_an_unknown_post(
 def test_readme_mentions_what_is_not_proven() -> None:
     text = (REPO / "src" / "monitor" / "evidence" / "bundle_readme.py").read_text()
     assert "does NOT prove that what Telegram served was true" in text
+
+
+def _flag_member(data: bytearray, name: bytes, *, encrypted: bool = False) -> bytearray:
+    """The zip with ``name``'s headers lying: marked encrypted, or sizes past the file's end."""
+    for sig, name_len_at, name_at, flag_at in (
+        (b"PK\x03\x04", 26, 30, 6),
+        (b"PK\x01\x02", 28, 46, 8),
+    ):
+        i = 0
+        while (i := data.find(sig, i)) != -1:
+            n = struct.unpack_from("<H", data, i + name_len_at)[0]
+            if data[i + name_at : i + name_at + n] == name:
+                if encrypted:
+                    data[i + flag_at] |= 1
+                elif sig == b"PK\x01\x02":
+                    struct.pack_into("<II", data, i + 20, 10_000_000, 10_000_000)
+            i += 4
+    return data
+
+
+def test_lying_zip_headers_fail_with_a_message(
+    bundle: Path, tmp_path: Path, run_cli: CliRunner
+) -> None:
+    stored = tmp_path / "stored.zip"
+    with zipfile.ZipFile(bundle) as src, zipfile.ZipFile(stored, "w", zipfile.ZIP_STORED) as z:
+        for info in src.infolist():
+            z.writestr(info.filename, src.read(info))
+    for encrypted in (True, False):
+        path = tmp_path / f"lying-{encrypted}.zip"
+        data = _flag_member(bytearray(stored.read_bytes()), b"public_key.pem", encrypted=encrypted)
+        path.write_bytes(data)
+        code, out = verify(run_cli, path)
+        assert code == 1 and "public_key.pem: cannot be read" in out, out
+        assert "Traceback" not in out

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from monitor.evidence.bundle_check import verify_bundle
+from monitor.evidence.keys import load_signing_key
 from monitor.store.models import AuditLog, EvidenceEntry
 from tests.conftest import Database
 from tests.web_support import csrf, login, make_client, make_users, seed
@@ -39,6 +40,12 @@ def test_an_analyst_downloads_a_verifiable_bundle_and_it_is_audited(
         assert entry.payload is not None
         assert json.loads(entry.payload)["by"] == "analyst"
     assert client.post(f"/posts/{post}/evidence").status_code == 403  # no CSRF token
+    # The console never makes a key of its own: bundles it signed would not verify against
+    # the service's published key.
+    keyless = client.post(f"/posts/{post}/evidence", data={"csrf_token": token})
+    assert keyless.status_code == 409 and "no evidence signing key" in keyless.text
+    assert not (tmp_path / "k" / "signing.key").exists()
+    load_signing_key(tmp_path / "k" / "signing.key")  # as `monitor run` makes it
     resp = client.post(f"/posts/{post}/evidence", data={"csrf_token": token})
     assert resp.status_code == 200
     assert resp.headers["content-type"] == "application/zip"

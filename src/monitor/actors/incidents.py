@@ -27,12 +27,12 @@ even when its last source goes. Re-running the hook on the same posts changes no
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from monitor.actors.claims import Claim, chunks, claims_of
@@ -157,7 +157,8 @@ def _claim_facts(claim: Claim) -> tuple[Any, ...]:
 
 
 def independent(session: Session, sources: Sequence[IncidentSource]) -> bool:
-    """Whether two of ``sources`` come from different channels and neither copies the other."""
+    """Whether two of ``sources`` come from different channels and claimants and neither
+    copies the other."""
     if len({s.channel_id for s in sources}) < 2:
         return False
     ids = [s.post_id for s in sources]
@@ -180,6 +181,10 @@ def independent(session: Session, sources: Sequence[IncidentSource]) -> bool:
     for i, a in enumerate(sources):
         for b in sources[i + 1 :]:
             if a.channel_id == b.channel_id:
+                continue
+            # Two channels of one group (its own and its media outlet) are one claimant:
+            # corroboration needs another voice.
+            if a.claimant and a.claimant == b.claimant:
                 continue
             ca, cb = clusters.get(a.post_id), clusters.get(b.post_id)
             if ca is not None and ca == cb:
@@ -226,6 +231,21 @@ def refresh(session: Session, incident_id: int) -> None:
     session.flush()
 
 
+def _lock(session: Session, claims: Iterable[Claim], sources: Iterable[IncidentSource]) -> None:
+    """PostgreSQL: one transaction at a time places claims of a site (or a site-less claim
+    of a channel), so two workers' batches claiming one attack make one incident, not two.
+    Keys in sorted order, so two batches of several sites never wait on each other in a
+    circle. SQLite has one writer, which the batch's posts already hold."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    keys = {f"site:{c.site}" if c.site else f"channel:{c.channel_id}" for c in claims}
+    keys |= {f"site:{s.site}" if s.site else f"channel:{s.channel_id}" for s in sources}
+    for key in sorted(keys):
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"incident:{key}"}
+        )
+
+
 def sync(
     session: Session, claims: dict[int, Claim], post_ids: Sequence[int], window: timedelta
 ) -> None:
@@ -234,6 +254,7 @@ def sync(
     for chunk in chunks(sorted(set(post_ids))):
         for row in session.scalars(select(IncidentSource).where(IncidentSource.post_id.in_(chunk))):
             existing[row.post_id] = row
+    _lock(session, claims.values(), existing.values())
     touched: set[int] = set()
     # In date order, so that a batch is grouped as the same posts arriving one by one would be.
     gone = sorted(p for p in set(post_ids) if p not in claims)

@@ -80,10 +80,17 @@ def verify_cmd(rt: Runtime, bundle: Path | None, key_path: Path | None) -> None:
 
         report, fingerprint = verify_bundle(bundle, trusted, tsa_roots)
         if fingerprint and report.ok:
-            click.echo(
-                f"signed by key {fingerprint}"
-                + ("" if trusted else ": compare it with the monitor's published key")
-            )
+            if trusted:
+                click.echo(f"signed by key {fingerprint}, the key given")
+            else:
+                # Anyone can make a consistent bundle with a key of their own: without the
+                # monitor's published key this says the bundle is intact, not whose it is.
+                click.echo(
+                    f"signed by key {fingerprint}, which was NOT checked: the bundle is intact, "
+                    "but only its signer's own key vouches for it. Compare the fingerprint with "
+                    "the one the monitor's operators publish (`monitor evidence key` on their "
+                    "side), or pass --key with their public key."
+                )
         _outcome(report, str(bundle))
         return
     from monitor.evidence.keys import load_signing_key

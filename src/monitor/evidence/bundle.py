@@ -255,7 +255,9 @@ def build_bundle(session: Session, post_id: int, key: SigningKey, media_dir: Pat
 
 
 def export_post(session: Session, post_id: int, settings: Settings) -> Bundle:
-    """The bundle of one post with the configured key and media store."""
-    return build_bundle(
-        session, post_id, load_signing_key(settings.evidence_key), settings.media_dir
-    )
+    """The bundle of one post with the configured key and media store.
+
+    The key is never made here: a console or export host without the service's key must not
+    sign with a new one of its own, whose bundles the published key would not verify."""
+    key = load_signing_key(settings.evidence_key, create=False)
+    return build_bundle(session, post_id, key, settings.media_dir)

@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -43,6 +44,19 @@ MAX_MEDIA = 1 << 30
 MAX_TOTAL = 4 << 30
 MAX_RATIO = 200  # uncompressed / compressed: past this a member is a zip bomb
 _FIELDS = ("seq", "kind", "subject", "content_sha256", "prev_hash", "entry_hash", "created_at")
+
+
+# A hostile zip: truncated members end in EOFError, an encrypted one is a RuntimeError, a
+# damaged stream a zlib.error; each is a bad bundle, said so, never a traceback.
+_UNREADABLE = (
+    zipfile.BadZipFile,
+    OSError,
+    ValueError,
+    NotImplementedError,
+    EOFError,
+    RuntimeError,
+    zlib.error,
+)
 
 
 class _Bad(Exception):
@@ -94,7 +108,7 @@ class _Zip:
         try:
             with self.zf.open(info) as f:
                 data = f.read(info.file_size + 1)
-        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
+        except _UNREADABLE as exc:
             raise _Bad(f"{name}: cannot be read ({exc})") from None
         if len(data) > info.file_size:
             raise _Bad(f"{name}: longer than its header says")
@@ -107,7 +121,7 @@ class _Zip:
             with self.zf.open(info) as f:
                 while chunk := f.read(1 << 20):
                     h.update(chunk)
-        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
+        except _UNREADABLE as exc:
             raise _Bad(f"{name}: cannot be read ({exc})") from None
         return h.hexdigest()
 

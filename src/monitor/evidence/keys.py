@@ -87,7 +87,12 @@ def load_signing_key(path: Path, *, create: bool = True) -> SigningKey:
     """The key at ``path``, generated there first when ``create``; a clear exit 2 otherwise."""
     if not path.exists():
         if not create:
-            raise ConfigError(f"no evidence signing key at {path}", key=SETTING)
+            raise ConfigError(
+                f"no evidence signing key at {path}: `monitor run` makes it at its first "
+                "checkpoint, `monitor evidence key` at once; a console on another host needs "
+                "the same file",
+                key=SETTING,
+            )
         try:
             _create(path)
         except OSError as exc:
