@@ -71,6 +71,19 @@ def test_a_new_incident_and_its_corroboration_are_alerted_once_each(
     assert "(36.54, 44.35)" in new
 
 
+def test_a_claim_edited_to_another_site_and_back_opens_no_second_alert(
+    world: World, webhook: WebhookReceiver
+) -> None:
+    nujaba = world.channel("nujaba", "Harakat al-Nujaba")
+    world.subscribe("desk", webhook.url, min_severity="medium")
+    asad = CLAIM.replace("قاعدة حرير في أربيل", "قاعدة عين الأسد")
+    for text in (CLAIM, asad, CLAIM, asad, CLAIM):  # each edit opens a new incident
+        world.pipeline.store(nujaba, [PostRecord(10, T0, text, "web", edited_at=utcnow())])
+    got = events(world)
+    # One alert a site the claim named, however often it went back and forth.
+    assert got[(_subs(world)["desk"], "incident")] == 2
+
+
 def _subs(world: World) -> dict[str, int]:
     from sqlalchemy import select
 

@@ -194,22 +194,35 @@ class IncidentAlertHook:
             )
             for sub in subs:
                 if wants(sub, verdict):
-                    queued.append(self._row(sub, post.id, event, payload, now))
+                    queued.append(self._row(sub, post.id, event, payload, now, view.incident.site))
         if queued:
             insert_ignoring_duplicates(session.connection(), queued)
 
     def _row(
-        self, sub: Subscription, post_id: int, event: Any, payload: dict[str, Any], now: Any
+        self,
+        sub: Subscription,
+        post_id: int,
+        event: Any,
+        payload: dict[str, Any],
+        now: Any,
+        site: str | None,
     ) -> dict[str, Any]:
         due = now + timedelta(minutes=sub.digest_minutes) if sub.digest_minutes else now
         if in_quiet_hours(sub, due) and payload["severity"] != SEVERITIES[-1]:
             from monitor.alerts.outbox import _end_of_quiet
 
             due = _end_of_quiet(sub, due)
+        # A new incident is keyed by the claim that opened it and its site, not the incident's
+        # id: a channel editing its claim to another site and back opens a new incident each
+        # time, and must not alert each time.
+        if event.kind == "incident":
+            key = f"{sub.id}:incident:post:{post_id}:{site or '-'}"
+        else:
+            key = f"{sub.id}:incident:{event.incident_id}:{event.kind}"
         return {
             "subscription_id": sub.id,
             "post_id": post_id,
-            "dedup_key": f"{sub.id}:incident:{event.incident_id}:{event.kind}",
+            "dedup_key": key,
             "kind": event.kind,
             "status": "pending",
             "payload": payload,
