@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -161,3 +162,58 @@ def test_channels_made_before_0006_are_group_channels(backend: str, tmp_path: Pa
             engine.dispose()
     assert [tuple(row) for row in kinds] == [("old_chan", "group")]
     assert "kind" not in left and [tuple(r) for r in handles] == [("old_chan",)]
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_registry_edits_made_before_0015_keep_their_aliases_and_note(
+    backend: str, tmp_path: Path
+) -> None:
+    """#16: an alias-and-note edit becomes two of the row's fields, and back again."""
+    ctx = _postgres() if backend == "postgresql" else nullcontext(f"sqlite:///{tmp_path}/m.db")
+    with ctx as url:
+        engine = make_engine(url)
+        try:
+            upgrade(engine, "0014")
+            with engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "INSERT INTO registry_overrides (kind, ref, aliases, note, updated_by,"
+                        " updated_at) VALUES ('person', 'akram-al-kaabi', '[\"الكعبي\"]',"
+                        " 'corrected', 'op', CURRENT_TIMESTAMP)"
+                    )
+                )
+            upgrade(engine)
+            with engine.begin() as conn:
+                upgraded = list(
+                    conn.execute(text("SELECT ref, fields, added FROM registry_overrides"))
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO registry_overrides (kind, ref, fields, added, updated_by,"
+                        " updated_at) VALUES ('site', 'q-west', '{\"name\": \"Q\"}', true, 'op',"
+                        " CURRENT_TIMESTAMP)"
+                    )
+                )
+            cfg = alembic_config()
+            with engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.downgrade(cfg, "0014")
+            with engine.connect() as conn:
+                left = {c["name"] for c in inspect(engine).get_columns("registry_overrides")}
+                back = list(conn.execute(text("SELECT ref, aliases, note FROM registry_overrides")))
+        finally:
+            engine.dispose()
+    [(ref, fields, added)] = upgraded
+    fields = json.loads(fields) if isinstance(fields, str) else fields
+    assert (ref, fields, bool(added)) == (
+        "akram-al-kaabi",
+        {"aliases": ["الكعبي"], "note": "corrected"},
+        False,
+    )
+    assert "fields" not in left and "added" not in left
+    # The entry added in the console goes: 0014 holds no whole entry.
+    [(ref, aliases, note)] = back
+    aliases = json.loads(aliases) if isinstance(aliases, str) else aliases
+    assert (ref, aliases, note) == ("akram-al-kaabi", ["الكعبي"], "corrected")

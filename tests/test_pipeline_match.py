@@ -139,9 +139,11 @@ def test_rematch_replaces_verdicts_without_duplicates(
         (rules_dir / f.name).write_text(text, encoding="utf-8")
     stricter = Matcher(load_rules(rules_dir), cache_dir=tmp_path / "cache")
     assert stricter.rules.version != matcher.rules.version
-    summary = rematch(db.sessions, stricter, since=T0 + timedelta(minutes=11))
+    summary = rematch(
+        db.sessions, stricter, settings=load_settings(), since=T0 + timedelta(minutes=11)
+    )
     assert (summary.posts, summary.changed, summary.flagged) == (10, 5, 0)
-    again = rematch(db.sessions, stricter)
+    again = rematch(db.sessions, stricter, settings=load_settings())
     assert (again.posts, again.changed) == (20, 5)
     with db.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Match)) == 20

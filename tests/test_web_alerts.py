@@ -232,6 +232,8 @@ def test_invalid_input_shows_the_error_and_creates_nothing(
         ({"refs": "2:287"}, "--ref", "2:287", "verse refs"),
         ({"groups": "Kataib Test, No Such Group"}, "--group", "No Such Group", "groups"),
         ({"channels": "@nobody_here"}, "--channel", "@nobody_here", "channels"),
+        ({"sites": "harir, atlantis"}, "--site", "atlantis", "sites"),
+        ({"persons": "akram-al-kaabi, Akram al-Kaabi"}, "--person", "Akram al-Kaabi", "people"),
     ],
 )
 def test_filters_that_can_never_match_are_refused_as_the_cli_refuses_them(

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     recent_window_hours: float = Field(default=48.0, ge=0)
     # Claims of one site this close together are one incident (#16, actors/incidents.py).
     incident_window_hours: float = Field(default=24.0, gt=0, le=24 * 365)
+    # An incident whose last claim is older than this is not alerted: back-filled history
+    # (#16, alerts/incidents.py).
+    incident_alert_max_age_hours: float = Field(default=48.0, gt=0)
     # Collectors (issue #4); documented in docs/settings.md and docs/collectors.md.
     recent_window_posts: int = Field(default=50, ge=0, le=1000)
     collect_initial_posts: int = Field(default=100, ge=1, le=10_000)

@@ -96,9 +96,10 @@ def pipeline(db: Database, matcher: Matcher, settings: Settings) -> Iterator[Pip
     yield build_pipeline(db.sessions, settings, matcher=matcher)
 
 
-def photo_post(mid: int, caption: str, url: str) -> PostRecord:
+def photo_post(mid: int, caption: str, url: str, date: datetime | None = None) -> PostRecord:
     media = MediaInfo("photo", "image/jpeg", url=url)
-    return PostRecord(mid, T0 + timedelta(minutes=mid), caption, "web", media=media)
+    when = date or T0 + timedelta(minutes=mid)
+    return PostRecord(mid, when, caption, "web", media=media)
 
 
 def worker(
@@ -322,13 +323,14 @@ def test_an_image_flag_is_alerted_once_quoting_the_text_of_the_image(
 ) -> None:
     from monitor.alerts.render import Renderer
     from monitor.alerts.subscriptions import add_subscription
-    from monitor.store.models import AlertOutbox
+    from monitor.store.models import AlertOutbox, utcnow
 
     with db.sessions.begin() as s:
         add_subscription(s, "claims", "json://127.0.0.1:9/hook", min_severity="low")
     cid = add_channel(db, "muqawama_statements")
     url = "https://cdn4.telesco.pe/file/c.jpg"
-    pipeline.store(cid, [photo_post(8, "بيان", url)])
+    # Posted an hour ago: an incident of old history is not alerted (#16, alerts/incidents.py).
+    pipeline.store(cid, [photo_post(8, "بيان", url, utcnow() - timedelta(hours=1))])
     with db.sessions() as s:
         assert s.scalars(select(AlertOutbox)).all() == []  # "بيان" alone is nothing
     w = worker(pipeline, settings, FakeFetcher({url: jpeg()}))

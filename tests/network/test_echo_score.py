@@ -68,7 +68,7 @@ def test_an_affiliated_echo_raises_both_copies_and_says_why(
     assert any(line.startswith("+ 8: 1 " + ECHOED) for line in why_first)
     assert any(ECHOED in line for line in why_echo)
     # What the hook stored is what a rematch over history stores.
-    rematch(db.sessions, matcher)
+    rematch(db.sessions, matcher, settings=load_settings())
     assert verdict(db, "nujaba", 10) == (first, why_first)
     assert verdict(db, "ashab_alkahf", 77) == (echo, why_echo)
 

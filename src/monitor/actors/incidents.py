@@ -247,13 +247,35 @@ def _lock(session: Session, claims: Iterable[Claim], sources: Iterable[IncidentS
 
 
 def sync(
-    session: Session, claims: dict[int, Claim], post_ids: Sequence[int], window: timedelta
+    session: Session,
+    claims: dict[int, Claim],
+    post_ids: Sequence[int],
+    window: timedelta,
+    *,
+    rematch: bool = False,
 ) -> None:
-    """Bring the sources of ``post_ids`` in line with their current ``claims``."""
+    """Bring the sources of ``post_ids`` in line with their current ``claims``.
+
+    The same path serves an edited post and `monitor rematch` (#16): a post that no longer
+    claims leaves its incident, which goes when nobody corrected it (``refresh``). With
+    ``rematch`` the posts are as they were, only the reading of them changed, so a source in
+    an incident an analyst corrected stays there while its post still claims: the analyst
+    judged that text, and a new alias or rule must not move it out into a second incident."""
     existing: dict[int, IncidentSource] = {}
     for chunk in chunks(sorted(set(post_ids))):
         for row in session.scalars(select(IncidentSource).where(IncidentSource.post_id.in_(chunk))):
             existing[row.post_id] = row
+    corrected: set[int] = set()
+    if rematch and existing:
+        ids = sorted({s.incident_id for s in existing.values()})
+        for chunk in chunks(ids):
+            corrected |= set(
+                session.scalars(
+                    select(Incident.id).where(
+                        Incident.id.in_(chunk), Incident.corrected_by.is_not(None)
+                    )
+                )
+            )
     _lock(session, claims.values(), existing.values())
     touched: set[int] = set()
     # In date order, so that a batch is grouped as the same posts arriving one by one would be.
@@ -268,10 +290,12 @@ def sync(
                 src.site,
                 src.claimed_at,
             )
-            if claim is not None and (src.added_by != "matcher" or same_place):
-                # An analyst put it there, or it still claims the same site at the same time
-                # (an edit that changed its weapon or claimant): it stays, saying what it now
-                # says, and its incident keeps its id (and its alerts).
+            kept = src.added_by != "matcher" or same_place or src.incident_id in corrected
+            if claim is not None and kept:
+                # An analyst put it there (or, in a rematch, corrected its incident), or it
+                # still claims the same site at the same time (an edit that changed its weapon
+                # or claimant): it stays, saying what it now says, and its incident keeps its
+                # id (and its alerts).
                 src.site, src.weapon, src.claimant = claim.site, claim.weapon, claim.claimant
                 src.claimed_at, src.layer = claim.claimed_at, claim.layer
                 continue
@@ -297,9 +321,13 @@ class IncidentHook:
         self.window = timedelta(hours=window_hours)
 
     def __call__(self, session: Session, channel: Channel, changed: list[Changed]) -> None:
-        ids = [c.post_id for c in changed]
-        if not ids:
+        self.rebuild(session, [c.post_id for c in changed])
+
+    def rebuild(self, session: Session, post_ids: Sequence[int], *, rematch: bool = False) -> None:
+        """Bring the sources of ``post_ids`` in line with their current verdicts and mentions
+        (``sync``); `monitor rematch` calls this with ``rematch`` (#16)."""
+        if not post_ids:
             return
         # With the console's edits, as the mention hook reads it.
-        claims = claims_of(session, ids, registry_for(session, self.registry_loader))
-        sync(session, claims, ids, self.window)
+        claims = claims_of(session, post_ids, registry_for(session, self.registry_loader))
+        sync(session, claims, post_ids, self.window, rematch=rematch)

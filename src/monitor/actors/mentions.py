@@ -328,14 +328,22 @@ class MentionHook:
         posts = {
             c.post_id: c.record.text for c in changed if c.status in ("new", "edited", "layer")
         }
+        # A new post has no mentions yet: only edits and new layers replace some.
+        old = {c.post_id for c in changed if c.status in ("edited", "layer")}
+        self.rebuild(session, posts, old)
+
+    def rebuild(self, session: Session, posts: dict[int, str], old: Iterable[int]) -> None:
+        """Replace the mentions of ``posts`` (post id -> its text) by what they name now;
+        ``old``: those of them that may have mentions stored. `monitor rematch` calls this with
+        every post it matches again (#16), so a registry or rule change reaches history as it
+        reaches a post stored now."""
         if not posts:
             return
         registry = registry_for(session, self.registry_loader)
         ids = sorted(posts)
-        # A new post has no mentions yet: only edits and new layers replace some.
-        old = sorted({c.post_id for c in changed if c.status in ("edited", "layer")})
-        for i in range(0, len(old), 1000):  # bound the IN list
-            session.execute(delete(Mention).where(Mention.post_id.in_(old[i : i + 1000])))
+        stale = sorted(set(old))
+        for i in range(0, len(stale), 1000):  # bound the IN list
+            session.execute(delete(Mention).where(Mention.post_id.in_(stale[i : i + 1000])))
         if not (registry.groups or registry.people or registry.sites):
             return
         signals = _signals(session, ids)

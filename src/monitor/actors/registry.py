@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -27,14 +27,20 @@ from monitor.store.channels_file import _locate
 from monitor.yamlfile import compose_config, construct, read_text
 
 __all__ = [
+    "ENTRY_MODELS",
     "FILES",
     "Actor",
     "AliasEntry",
     "Aliases",
+    "GroupEntry",
     "Note",
     "Person",
+    "PersonEntry",
     "Registry",
+    "RegistryProblem",
     "Site",
+    "SiteEntry",
+    "build_registry",
     "cached_loader",
     "load_registry",
     "split_aliases",
@@ -93,6 +99,8 @@ class Registry:
     groups: dict[str, Actor]
     people: dict[str, Person]
     sites: dict[str, Site]
+    # (kind, id) -> "edited" | "added": the entries the console changed (actors/overrides.py).
+    edits: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def group_for_channel(self, handle: str) -> Actor | None:
         key = handle.lower().lstrip("@")
@@ -178,6 +186,12 @@ class SitesFile(_Entry):
 
 
 _SCHEMAS: dict[str, type[_Entry]] = {"groups": GroupsFile, "people": PeopleFile, "sites": SitesFile}
+# The model of one entry, by the console's name of its kind: the console validates with these.
+ENTRY_MODELS: dict[str, type[GroupEntry | PersonEntry | SiteEntry]] = {
+    "group": GroupEntry,
+    "person": PersonEntry,
+    "site": SiteEntry,
+}
 
 
 def _read(path: Path, key: str) -> tuple[_Entry, yaml.Node | None]:
@@ -234,20 +248,28 @@ def split_aliases(entries: list[Alias]) -> tuple[tuple[str, ...], Needs]:
     return tuple(dict.fromkeys(names)), tuple(needs)
 
 
-def _unique(
-    entries: Sequence[GroupEntry | PersonEntry | SiteEntry],
-    key: str,
-    path: Path,
-    root: yaml.Node | None,
-) -> None:
+class RegistryProblem(Exception):
+    """A value the models alone cannot judge (an id twice, a parent that is no group, a cycle):
+    where it is (``key``, the entry's index, the path in it) and what is wrong, for a file's
+    line or a console field."""
+
+    def __init__(
+        self, key: str, index: int, ref: str, path: tuple[str | int, ...], message: str
+    ) -> None:
+        super().__init__(message)
+        self.key, self.index, self.ref, self.path, self.message = key, index, ref, path, message
+
+    @property
+    def field(self) -> str:
+        """The path as the messages spell it: ``channels[0].handle``."""
+        return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in self.path)[1:]
+
+
+def _unique(entries: Sequence[GroupEntry | PersonEntry | SiteEntry], key: str) -> None:
     seen: set[str] = set()
     for i, entry in enumerate(entries):
         if entry.id in seen:
-            raise ConfigError(
-                f"{key}[{i}].id: duplicate id {entry.id!r}",
-                file=path,
-                line=_line(root, key, i, "id"),
-            )
+            raise RegistryProblem(key, i, entry.id, ("id",), f"duplicate id {entry.id!r}")
         seen.add(entry.id)
 
 
@@ -257,45 +279,53 @@ def load_registry(config_dir: Path) -> Registry:
     folder = config_dir / "registry"
     if not folder.is_dir():
         return Registry({}, {}, {})
-    gpath, ppath, spath = (folder / f"{name}.yaml" for name in FILES)
-    gfile, groot = _read(gpath, "groups")
-    pfile, proot = _read(ppath, "people")
-    sfile, sroot = _read(spath, "sites")
+    paths = {name: folder / f"{name}.yaml" for name in FILES}
+    read = {name: _read(paths[name], name) for name in FILES}
+    gfile, pfile, sfile = (read[name][0] for name in FILES)
     assert isinstance(gfile, GroupsFile) and isinstance(pfile, PeopleFile)
     assert isinstance(sfile, SitesFile)
-    _unique(gfile.groups, "groups", gpath, groot)
-    _unique(pfile.people, "people", ppath, proot)
-    _unique(sfile.sites, "sites", spath, sroot)
+    try:
+        return build_registry(gfile.groups, pfile.people, sfile.sites)
+    except RegistryProblem as exc:
+        # A channel's problem is on its list item's line, as channels.yaml reports one.
+        path = exc.path[:2] if exc.path[0] == "channels" else exc.path
+        line = _line(read[exc.key][1], exc.key, exc.index, *path)
+        raise ConfigError(
+            f"{exc.key}[{exc.index}].{exc.field}: {exc.message}", file=paths[exc.key], line=line
+        ) from None
 
-    ids = {g.id for g in gfile.groups}
+
+def build_registry(
+    group_entries: Sequence[GroupEntry],
+    person_entries: Sequence[PersonEntry],
+    site_entries: Sequence[SiteEntry],
+) -> Registry:
+    """The registry of validated entries, the files' or the console's (#16: one check for
+    both): RegistryProblem for what a single entry cannot tell (ids, references, cycles)."""
+    _unique(group_entries, "groups")
+    _unique(person_entries, "people")
+    _unique(site_entries, "sites")
+    ids = {g.id for g in group_entries}
     handles: dict[str, str] = {}
     groups: dict[str, Actor] = {}
-    for i, g in enumerate(gfile.groups):
+    for i, g in enumerate(group_entries):
         for key, ref in [("parent", g.parent)] + [("affiliates", a) for a in g.affiliates]:
             if ref is not None and (ref not in ids or ref == g.id):
-                what = "itself" if ref == g.id else f"{ref!r}, which is no group in this file"
-                raise ConfigError(
-                    f"groups[{i}].{key}: names {what}",
-                    file=gpath,
-                    line=_line(groot, "groups", i, key),
-                )
+                what = "itself" if ref == g.id else f"{ref!r}, which is no group of the registry"
+                raise RegistryProblem("groups", i, g.id, (key,), f"names {what}")
         channels = []
         for j, c in enumerate(g.channels):
             try:
                 handle = normalise_handle(c.handle)
             except ConfigError as exc:
-                raise ConfigError(
-                    f"groups[{i}].channels[{j}].handle: {exc.message}",
-                    file=gpath,
-                    line=_line(groot, "groups", i, "channels", j),
+                raise RegistryProblem(
+                    "groups", i, g.id, ("channels", j, "handle"), exc.message
                 ) from None
             if handle in handles:
-                raise ConfigError(
-                    f"groups[{i}].channels[{j}]: @{handle} is already a channel of "
-                    f"{handles[handle]}",
-                    file=gpath,
-                    line=_line(groot, "groups", i, "channels", j),
-                )
+                raise RegistryProblem(
+                    "groups", i, g.id, ("channels", j),
+                    f"@{handle} is already a channel of {handles[handle]}",
+                )  # fmt: skip
             handles[handle] = g.id
             channels.append((handle, c.role))
         aliases, needs = split_aliases(g.aliases)
@@ -310,39 +340,37 @@ def load_registry(config_dir: Path) -> Registry:
             tuple(channels),
             needs,
         )
-    _check_cycles(groups, gpath, groot)
+    _check_cycles(groups)
 
     people: dict[str, Person] = {}
-    for i, p in enumerate(pfile.people):
+    for i, p in enumerate(person_entries):
         if p.group is not None and p.group not in groups:
-            raise ConfigError(
-                f"people[{i}].group: {p.group!r} is no group in {gpath.name}",
-                file=ppath,
-                line=_line(proot, "people", i, "group"),
+            raise RegistryProblem(
+                "people", i, p.id, ("group",), f"{p.group!r} is no group of the registry"
             )
         aliases, needs = split_aliases(p.aliases)
         people[p.id] = Person(p.id, p.name, aliases, p.group, p.role, p.note, needs)
 
     sites: dict[str, Site] = {}
-    for s in sfile.sites:
+    for s in site_entries:
         aliases, needs = split_aliases(s.aliases)
         sites[s.id] = Site(s.id, s.name, s.country, s.lat, s.lon, aliases, s.note, needs)
     return Registry(groups, people, sites)
 
 
-def _check_cycles(groups: dict[str, Actor], path: Path, root: yaml.Node | None) -> None:
+def _check_cycles(groups: dict[str, Actor]) -> None:
     order = list(groups)
-    for start in groups:
+    # From the last entry back: a console edit is checked as the last entry, and so is named.
+    for start in reversed(order):
         seen = {start}
         node = groups[start].parent
         while node is not None:
             if node in seen:
-                i = order.index(start)
-                raise ConfigError(
-                    f"groups[{i}].parent: {start!r} is its own ancestor",
-                    file=path,
-                    line=_line(root, "groups", i, "parent"),
-                )
+                parent = groups[start].parent
+                raise RegistryProblem(
+                    "groups", order.index(start), start, ("parent",),
+                    f"{parent!r} makes {start!r} its own ancestor",
+                )  # fmt: skip
             seen.add(node)
             node = groups[node].parent
 

@@ -152,6 +152,16 @@ class IncidentAlertHook:
 
         registry = self.registry_loader()
         now = utcnow()
+        # Issue #16: a back-fill (a collector reading a gap, `monitor import` of an old export)
+        # stores old claims through this same pipeline, and the incidents they make are history,
+        # not news. Flag alerts have no rule for that to reuse: nothing marks a back-filled post
+        # (the collector's backfill flag stops at the listing) and the outbox alerts a flag
+        # whatever its date; a rematch is kept out by running no alert hook at all (it drops
+        # the events, match/persist.py). So the decision here: an incident whose last claim,
+        # by the posts' own dates, is older than ``incident_alert_max_age_hours`` before now
+        # is not alerted, neither as new nor as corroborated. The dates of the posts, not the
+        # capture time: a back-filled post is captured now.
+        oldest = now - timedelta(hours=self.settings.incident_alert_max_age_hours)
         seen: set[tuple[str, int]] = set()
         ids = [e.post_id for e in events]
         names = named(session, ids)
@@ -170,6 +180,8 @@ class IncidentAlertHook:
                 .where(Post.id == event.post_id)
             ).first()
             if view is None or row is None:  # gone again within the batch
+                continue
+            if view.incident.last_claim_at < oldest:  # history (see above)
                 continue
             post, match, version, source_channel = row
             payload = alert_payload(

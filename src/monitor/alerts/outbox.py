@@ -187,7 +187,8 @@ class OutboxHook:
         now: datetime,
         version: str = "",
     ) -> dict[str, Any]:
-        # A flag is keyed by post and rule set (a rematch that flags it anew alerts anew); an
+        # A flag is keyed by post and rule set (flagged under new rules when it next passes
+        # the pipeline, e.g. edited, it alerts anew; `monitor rematch` queues nothing); an
         # echo follow-up by cluster and channel (``version``: "echo:CLUSTER:CHANNEL"), so a
         # channel leaving the cluster by an edit and joining again is not told twice.
         key = f"{sub.id}:{post.id}:{version}" if kind == "flag" else f"{sub.id}:{version}"

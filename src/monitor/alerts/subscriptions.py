@@ -158,9 +158,19 @@ def add_subscription(
         check_destination=check_destination,
     )
     session.add(sub)
-    session.add(
-        AuditLog(actor=actor, action="subscription.add", target=name, detail={"url": redact(url)})
-    )
+    # The entry names what the subscription is sent: its filters, those it has (#16).
+    filters = {
+        "kinds": sub.kinds,
+        "groups": sub.groups,
+        "channels": sub.channels,
+        "refs": sub.refs,
+        "sites": sub.sites,
+        "persons": sub.persons,
+        "incident_statuses": sub.incident_statuses,
+    }
+    detail: dict[str, object] = {"url": redact(url), "min_severity": min_severity}
+    detail.update((k, v) for k, v in filters.items() if v)
+    session.add(AuditLog(actor=actor, action="subscription.add", target=name, detail=detail))
     session.flush()
     return sub
 

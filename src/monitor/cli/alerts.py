@@ -22,7 +22,7 @@ from monitor.logs import add_url_secrets
 from monitor.logs import redact as redact_secrets
 from monitor.match.severity import SEVERITIES
 from monitor.redaction import scrub
-from monitor.store.models import AlertOutbox, AuditLog, Subscription
+from monitor.store.models import INCIDENT_STATUSES, AlertOutbox, AuditLog, Subscription
 
 
 @click.group("subscribers")
@@ -56,7 +56,7 @@ def subscribers_group() -> None:
     "--incident-status",
     "incident_statuses",
     multiple=True,
-    type=click.Choice(["claimed", "corroborated"]),
+    type=click.Choice(INCIDENT_STATUSES),
     help="Only attack claims whose incident has this status (repeatable).",
 )
 @click.option("--digest", type=int, help="Send a digest every N minutes instead of at once.")

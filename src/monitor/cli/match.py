@@ -100,11 +100,14 @@ def scan(rt: Runtime, path: Path) -> None:
 @click.option("--since", help="Only posts dated on or after this date (YYYY-MM-DD, UTC).")
 @click.pass_obj
 def rematch_cmd(rt: Runtime, since: str | None) -> None:
-    """Re-run the current rules (CONFIG_DIR/rules) over stored posts; verdicts are replaced."""
+    """Re-run the current rules (CONFIG_DIR/rules) over stored posts; verdicts are replaced.
+
+    Each post's mentions and incident source are read again with the rules and the registry
+    as they are now; analysts' incident edits stand, and no alert is sent."""
     from monitor.match.persist import rematch
 
     when = parse_since(since)
-    summary = rematch(rt.migrated_sessions(), rt.matcher, since=when)
+    summary = rematch(rt.migrated_sessions(), rt.matcher, settings=rt.settings, since=when)
     click.echo(
         f"rematched {summary.posts} posts with rules {rt.matcher.rules.version[:12]}: "
         f"{summary.changed} verdicts changed, {summary.flagged} flagged"

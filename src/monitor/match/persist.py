@@ -15,6 +15,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import metrics
+from monitor.config import Settings
 from monitor.match.affiliates import (
     affiliated_group_ids,
     echo_channels,
@@ -252,10 +253,26 @@ def rematch(
     sessions: sessionmaker[Session],
     matcher: Matcher,
     *,
+    settings: Settings,
     since: datetime | None = None,
     batch: int = 500,
 ) -> RematchSummary:
-    """Re-run the current rules over stored posts, replacing each post's verdict in place."""
+    """Re-run the current rules over stored posts, replacing each post's verdict in place, and
+    then, in the batch's transaction, what is read from the verdicts (#16): each post's
+    mentions (with the registry as it is now, console edits included) and its incident source,
+    by the hooks' own code, so that history ends as a fresh ingest of the same posts would
+    leave it. Analysts' incident edits stand (actors/incidents.py, ``sync``).
+
+    Alerts: a rematch queues none, neither flags (it never ran the outbox hook) nor incidents:
+    the incident events its batches record are dropped. A rematch re-reads history; what is
+    new is alerted when it is stored."""
+    from monitor.actors.incidents import IncidentHook, take_events
+    from monitor.actors.mentions import MentionHook
+    from monitor.actors.registry import cached_loader
+
+    loader = cached_loader(settings.config_dir)
+    mentions = MentionHook(loader)
+    incidents = IncidentHook(loader, settings.incident_window_hours)
     store = MatchStore(matcher)
     summary = RematchSummary()
     last_id = 0
@@ -287,6 +304,10 @@ def rematch(
                 summary.flagged += r.flagged
                 if before.get(post_id) != (r.flagged, r.severity, r.score):
                     summary.changed += 1
+            # Mentions first: the claims read the sites and groups they name.
+            mentions.rebuild(session, {p.id: p.text for p, _ in rows}, [p.id for p, _ in rows])
+            incidents.rebuild(session, [p.id for p, _ in rows], rematch=True)
+            take_events(session)  # no alerts from a rematch (docstring)
             last_id = rows[-1][0].id
 
 

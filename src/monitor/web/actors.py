@@ -1,7 +1,7 @@
 """The registry in the console (#16): GET /actors lists its groups, people and sites; GET
 /actors/groups/{id} and /actors/people/{id} show one entry with what the posts say of it
 (its channels, their recent flagged signals, pledges made and received, mentions). Any
-signed-in user reads them; operators edit an entry's aliases and note (audited), stored by
+signed-in user reads them; operators edit them (web/registry_edit.py, audited), stored by
 actors/overrides.py over the files. Incidents are not listed here yet (the incidents pages
 are their own, #16).
 
@@ -14,20 +14,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from typing import Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from monitor.actors.incidents_read import Filters, read_incidents
-from monitor.actors.overrides import EditRefused, alias_lines, edit_entry, registry_for
+from monitor.actors.overrides import registry_for
 from monitor.actors.registry import Registry, cached_loader
 from monitor.errors import ConfigError
 from monitor.store.models import (
-    AuditLog,
     Channel,
     Group,
     Match,
@@ -36,7 +35,7 @@ from monitor.store.models import (
     Post,
     SignalRow,
 )
-from monitor.web.auth import DB, Analyst, Operator, check_csrf
+from monitor.web.auth import DB, Analyst
 from monitor.web.render import render
 
 router = APIRouter()
@@ -44,12 +43,18 @@ RECENT = 50  # rows of each list on a page
 _loaders: dict[Path, Callable[[], Registry]] = {}
 
 
-def _registry(request: Request, db: Session) -> Registry:
+def console_registry(request: Request, db: Session) -> Registry:
+    """The registry the console's pages read: the files, kept while they are unchanged, with
+    the console's edits. A file that cannot be read is a ConfigError naming it."""
     config_dir: Path = request.app.state.settings.config_dir
+    if config_dir not in _loaders:
+        _loaders[config_dir] = cached_loader(config_dir)
+    return registry_for(db, _loaders[config_dir])
+
+
+def _registry(request: Request, db: Session) -> Registry:
     try:
-        if config_dir not in _loaders:
-            _loaders[config_dir] = cached_loader(config_dir)
-        return registry_for(db, _loaders[config_dir])
+        return console_registry(request, db)
     except ConfigError as exc:  # a bad file is the operator's to fix; the page says where
         raise HTTPException(503, f"the registry cannot be read: {exc}") from None
 
@@ -69,7 +74,7 @@ def _name(registry: Registry, kind: str, ref: str) -> tuple[str, str]:
     if kind == "group" and ref in registry.groups:
         return registry.groups[ref].name, f"/actors/groups/{quote(ref)}"
     if kind == "site" and ref in registry.sites:
-        return registry.sites[ref].name, "/actors#sites"
+        return registry.sites[ref].name, f"/actors/sites/{quote(ref)}"
     return ref, ""
 
 
@@ -210,7 +215,6 @@ def actor_group_page(request: Request, ref: str, me: Analyst, db: DB) -> Respons
             "received": received[:RECENT],
             "people": people,
             "children": [g for g in registry.groups.values() if g.parent == ref],
-            "alias_text": alias_lines(actor.aliases, actor.needs),
             # The attacks it claimed (#16), the latest first.
             "incidents": read_incidents(db, registry, Filters(group=actor.name), limit=RECENT),
             "kind": "group",
@@ -235,39 +239,6 @@ def actor_person_page(request: Request, ref: str, me: Analyst, db: DB) -> Respon
             "received": _mentioning(db, "person", [ref], "object", registry),
             # Incidents one of whose claims names them (#16).
             "incidents": read_incidents(db, registry, Filters(person=ref), limit=RECENT),
-            "alias_text": alias_lines(person.aliases, person.needs),
             "kind": "person",
         },
     )
-
-
-_PAGES = {"group": "/actors/groups/", "person": "/actors/people/"}
-
-
-@router.post("/actors/{kind}/{ref}/edit", dependencies=[Depends(check_csrf)])
-def actor_edit(
-    request: Request,
-    kind: str,
-    ref: str,
-    me: Operator,
-    aliases: Annotated[str, Form(max_length=40_000)] = "",
-    note: Annotated[str, Form(max_length=8_000)] = "",
-) -> Response:
-    if kind not in _PAGES:
-        raise HTTPException(404, "only groups and people are edited here")
-    back = _PAGES[kind] + quote(ref)
-    try:
-        with request.app.state.sessions.begin() as db:
-            changed = edit_entry(
-                db, _registry(request, db), kind, ref, aliases=aliases, note=note, by=me.username
-            )
-            db.add(
-                AuditLog(
-                    actor=me.username, action="registry.edit", target=f"{kind}:{ref}",
-                    detail=changed,
-                )
-            )  # fmt: skip
-    except EditRefused as exc:
-        return RedirectResponse(f"{back}?{urlencode({'msg': f'not saved: {exc}'})}", 303)
-    msg = "saved: new posts are read with these aliases (older ones keep their mentions)"
-    return RedirectResponse(f"{back}?{urlencode({'msg': msg})}", 303)

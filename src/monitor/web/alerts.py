@@ -2,12 +2,12 @@
 
 Everyone manages their own subscriptions; admins see and manage all of them. A subscription's
 URL is write-only here: it holds bot tokens and passwords, so pages only ever show ``redact()``
-of it, and delivery errors are scrubbed of its secrets before they are shown.
+of it, and delivery errors are scrubbed of its secrets before they are shown. The add form's
+fields are read and checked in monitor.web.subscription_form.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,22 +22,29 @@ from sqlalchemy.orm import Session
 from monitor.alerts.destinations import check_destination
 from monitor.alerts.render import Message
 from monitor.alerts.sender import apprise_notify, notify_checked, with_keys
-from monitor.alerts.subscriptions import add_subscription, check_filters, redact
+from monitor.alerts.subscriptions import redact
 from monitor.errors import ConfigError
 from monitor.logs import add_url_secrets
 from monitor.match.rules import KINDS
 from monitor.match.severity import SEVERITIES
 from monitor.redaction import redact_urls_in, scrub, url_secrets
-from monitor.store.models import AlertOutbox, AuditLog, Subscription, User, utcnow
+from monitor.store.models import (
+    INCIDENT_STATUSES,
+    AlertOutbox,
+    AuditLog,
+    Subscription,
+    User,
+    utcnow,
+)
 from monitor.web.auth import DB, Analyst, Forbidden, Operator, Principal, check_csrf
 from monitor.web.params import OutboxId, SubscriptionId
 from monitor.web.render import render
+from monitor.web.subscription_form import SubscriptionForm
 
 router = APIRouter()
 FAILED_PAGE = 500
 ACTIONS = ("enable", "disable", "delete", "test")
 MIN_SEVERITIES = SEVERITIES[1:]
-_SPLIT = re.compile(r"[,\n]")
 
 
 def _back(path: str, msg: str) -> RedirectResponse:
@@ -46,16 +53,6 @@ def _back(path: str, msg: str) -> RedirectResponse:
 
 def _audit(db: Session, me: Principal, action: str, target: str, **detail: Any) -> None:
     db.add(AuditLog(actor=me.username, action=action, target=target, detail=detail))
-
-
-def _items(raw: str) -> list[str]:
-    """A comma- (or line-) separated form field as a list, blanks and repeats dropped."""
-    out: list[str] = []
-    for part in _SPLIT.split(raw):
-        item = part.strip()
-        if item and item not in out:
-            out.append(item[:200])
-    return out
 
 
 def _can_manage(me: Principal, sub: Subscription) -> bool:
@@ -105,6 +102,9 @@ def _subscriptions_page(
             "groups": s.groups,
             "channels": s.channels,
             "refs": s.refs,
+            "sites": s.sites,
+            "persons": s.persons,
+            "incident_statuses": s.incident_statuses,
             "mode": _mode(s),
             "enabled": s.enabled,
             "counts": sorted(counts.get(s.id, {}).items()),
@@ -119,8 +119,9 @@ def _subscriptions_page(
             "all_users": me.can("admin"),
             "severities": MIN_SEVERITIES,
             "kinds": KINDS,
+            "incident_statuses": INCIDENT_STATUSES,
             "error": error,
-            "form": form or {"min_severity": "high", "kinds": []},
+            "form": form or SubscriptionForm(name="").shown(),
         },
         status_code,
     )
@@ -142,75 +143,43 @@ def subscription_add(
     groups: Annotated[str, Form(max_length=2000)] = "",
     channels: Annotated[str, Form(max_length=2000)] = "",
     refs: Annotated[str, Form(max_length=2000)] = "",
+    sites: Annotated[str, Form(max_length=2000)] = "",
+    persons: Annotated[str, Form(max_length=2000)] = "",
+    incident_statuses: Annotated[list[str] | None, Form()] = None,
     digest_minutes: Annotated[str, Form(max_length=10)] = "",
     quiet_hours: Annotated[str, Form(max_length=20)] = "",
     owner: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    name, owner = name.strip(), owner.strip()
-    # Everything but the URL goes back into the form on an error: the URL may hold a secret.
-    form = {
-        "name": name,
-        "min_severity": min_severity,
-        "kinds": kinds or [],
-        "groups": groups,
-        "channels": channels,
-        "refs": refs,
-        "digest_minutes": digest_minutes,
-        "quiet_hours": quiet_hours,
-        "owner": owner,
-    }
-    if owner and owner != me.username and not me.can("admin"):
+    form = SubscriptionForm(
+        name=name.strip(),
+        min_severity=min_severity,
+        kinds=kinds or [],
+        groups=groups,
+        channels=channels,
+        refs=refs,
+        sites=sites,
+        persons=persons,
+        incident_statuses=incident_statuses or [],
+        digest_minutes=digest_minutes,
+        quiet_hours=quiet_hours,
+        owner=owner.strip(),
+    )
+    if form.owner and form.owner != me.username and not me.can("admin"):
         raise Forbidden()
-    try:
-        digest = int(digest_minutes) if digest_minutes.strip() else None
-    except ValueError:
-        digest = -1  # add_subscription refuses it with its own message
     try:
         settings = request.app.state.settings
         check_destination(url.strip(), settings.alert_private_hosts, settings.alert_schemes)
         with request.app.state.sessions.begin() as db:
-            owner_id: int | None = me.id
-            if owner and owner != me.username:
-                owner_id = db.scalar(select(User.id).where(User.username == owner))
-                if owner_id is None:
-                    raise ConfigError(f"no user named {owner!r}", key="owner")
-            # The CLI's check (#14): a verse that is no ayah, a group or channel that is not
-            # registered would make a subscription that never sends anything.
-            _check_filters(db, _items(groups), _items(channels), _items(refs))
-            add_subscription(
-                db,
-                name,
-                url.strip(),
-                min_severity=min_severity,
-                kinds=list(dict.fromkeys(kinds or [])),
-                groups=_items(groups),
-                channels=_items(channels),
-                refs=_items(refs),
-                digest_minutes=digest,
-                quiet_hours=quiet_hours.strip() or None,
-                owner_id=owner_id,
-                actor=me.username,
-                check_destination=True,
-            )
+            form.add(request, db, me, url.strip())
     except ConfigError as exc:
-        # The destination check and apprise may name the host or token they refused.
+        # The destination check and apprise may name the host or token they refused; the URL
+        # itself is not put back into the form.
         error = f"not added: {scrub(str(exc), url.strip())}"
         with request.app.state.sessions() as db:
-            return _subscriptions_page(request, me, db, error=error, form=form, status_code=400)
-    return _back("/subscriptions", f"added subscription {name}")
-
-
-# check_filters names the CLI's options; the form's fields are called otherwise.
-FIELD_NAMES = {"--ref": "verse refs", "--group": "groups", "--channel": "channels"}
-
-
-def _check_filters(db: Session, groups: list[str], channels: list[str], refs: list[str]) -> None:
-    try:
-        check_filters(db, groups=groups, channels=channels, refs=refs)
-    except ConfigError as exc:
-        key = FIELD_NAMES.get(exc.key or "", exc.key)
-        message = exc.message.replace(" (see `monitor channels list`)", "")
-        raise ConfigError(message, key=key) from None
+            return _subscriptions_page(
+                request, me, db, error=error, form=form.shown(), status_code=400
+            )
+    return _back("/subscriptions", f"added subscription {form.name}")
 
 
 @router.post("/subscriptions/{sub_id}", dependencies=[Depends(check_csrf)])

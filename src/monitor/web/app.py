@@ -33,6 +33,7 @@ from monitor.web import (
     overview,
     posts,
     queue,
+    registry_edit,
     suppressions,
 )
 from monitor.web.app_helpers import validation_problems, wants_json
@@ -83,6 +84,7 @@ def create_app(
     app.include_router(discovered.router)
     app.include_router(graph_page.router)
     app.include_router(actors.router)
+    app.include_router(registry_edit.router)
     app.include_router(incidents.router)
     _add_probes(app, sessions, metrics)
     _add_error_handlers(app)

@@ -251,7 +251,7 @@ def rules_rematch(request: Request, me: Operator) -> Response:
         matcher = Matcher(load_rules(rules_dir(request)), cache_dir=settings.cache_path)
     except MonitorError as exc:
         return _back("/rules", f"rules NOT loaded, nothing rematched: {exc}")
-    summary = rematch(request.app.state.sessions, matcher)
+    summary = rematch(request.app.state.sessions, matcher, settings=settings)
     msg = (
         f"rematched {summary.posts} posts with rules {matcher.rules.version[:12]}: "
         f"{summary.changed} verdicts changed, {summary.flagged} flagged"

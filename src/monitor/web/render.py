@@ -62,6 +62,11 @@ def make_env() -> Environment:
     env.globals["kind_help"] = KIND_HELP
     env.globals["kind_label"] = kind_label
     env.globals["kind_badges"] = kind_badges
+    # The registry's edit forms (#16, _registry_forms.html): an entry's values and the choices.
+    from monitor.web.registry_edit import CHOICES, form_values
+
+    env.globals["registry_form"] = form_values
+    env.globals["registry_choices"] = CHOICES
     return env
 
 

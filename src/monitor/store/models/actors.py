@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from monitor.store.models.core import Base, BigId, JSONType, utcnow
@@ -34,17 +34,18 @@ class Mention(Base):
 
 
 class RegistryOverride(Base):
-    """An operator's console edit of one registry entry's aliases and note (#16), applied over
-    ``config/registry/`` by every process (actors/overrides.py). In the database rather than
-    written back to the YAML: the console and the collectors need not share a config folder
-    (docker-compose bakes it into the image), and the file's comments survive."""
+    """An operator's console edit of one registry entry (#16), applied over ``config/registry/``
+    by every process (actors/overrides.py). In the database rather than written back to the
+    YAML: the console and the collectors need not share a config folder (docker-compose bakes
+    it into the image), and the file's comments survive."""
 
     __tablename__ = "registry_overrides"
 
     kind: Mapped[str] = mapped_column(String(10), primary_key=True)  # group | person | site
     ref: Mapped[str] = mapped_column(String(100), primary_key=True)
-    # As in the YAML: a string, or {"alias": ..., "needs": [...]}; null keeps the file's.
-    aliases: Mapped[list[Any] | None] = mapped_column(JSONType)
-    note: Mapped[str | None] = mapped_column(Text)
+    # The entry's fields as the YAML spells them (aliases: a string or {"alias", "needs"}):
+    # those the console changed, or, for an entry ``added`` in the console, all of them.
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    added: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
