@@ -262,3 +262,19 @@ def test_camel_case_english_hashtags_are_split_into_words() -> None:
     start, end = norm.to_original(i, i + len("targets"))
     assert text[start:end] == "Targets"
     assert normalize("McDonald sale").text == "mcdonald sale"  # only inside hashtags
+
+
+def test_separators_beside_tatweel_are_inside_the_word() -> None:
+    # "سـ.ـنـضـرب": pieces longer than a letter, joined by tatweel around the dot (#12, dev dE)
+    text = "سـ.ـنـضـ*ـرب قـ-ـاعـ-ـدة الـ.ـحـريـر"
+    norm = normalize(text)
+    assert norm.text == "سنضرب قاعده الحرير"
+    i = norm.text.index("قاعده")
+    start, end = norm.to_original(i, i + len("قاعده"))
+    assert text[start:end] == "قـ-ـاعـ-ـدة"
+    # a tatweel dash set off by spaces parenthesises a phrase: the words stay apart
+    assert normalize("قال الله ـ تعالى ـ في كتابه").text == "قال الله تعالي في كتابه"
+
+
+def test_camel_case_runs_on_over_hashtag_underscores() -> None:
+    assert normalize("#Strike_on_VictoryBase").text == "strike on victory base"

@@ -10,6 +10,7 @@ from ..errors import ConfigError
 # The matcher's output types are read by store, web, alerts and export too: they live below
 # every stage (monitor/signals.py), the engine only builds them.
 from ..signals import MatchContext, MatchResult, Role, Signal, Suppressed
+from .citation import cited_cues
 from .compiled import load_compiled
 from .frames import FrameIndex, Possible, find_frames
 from .intervals import Containers, Coverage, NearIndex, Overlaps, dedupe
@@ -67,6 +68,8 @@ class Matcher:
             norm = normalize(body)
             toks = norm.text.split(" ") if norm.text else []
             found, seen = self._spans(toks, norm)
+            if ":" in body or "\uff1a" in body:
+                found += self._cited(norm, found)
             if not found:
                 continue  # most posts end here
             present |= seen
@@ -285,6 +288,31 @@ class Matcher:
                     "everyday formula, never flagged alone",
                 )
             )
+        return out
+
+    def _cited(self, norm: Normalized, found: list[Span]) -> list[Span]:
+        # A cue verse cited by number (#12): the quote may be in translation.
+        out: list[Span] = []
+        have = {sp.rule for sp in found}
+
+        def emit(t0: int, t1: int, ref: str) -> None:
+            if f"quran:{ref}" not in have:
+                weight = self._cue_weight(ref)
+                out.append(
+                    Span(
+                        "verse_cue",
+                        f"quran:{ref}",
+                        t0,
+                        t1,
+                        1.0,
+                        weight,
+                        ref,
+                        [ref],
+                        "cited by number",
+                    )
+                )
+
+        cited_cues(norm, self.rules.cues, emit)
         return out
 
     def _cue_weight(self, ref: str) -> float:

@@ -43,6 +43,15 @@ _SPLIT_RUN = re.compile(
     f"(?![{_LETTER}{_MARK}])"
 )
 
+# A separator with tatweel beside it (``اسـ*ـتهـ*ـدفنا``, ``جـ.ـنـ.ـود``, ``رمـ.ـيت``): the pieces
+# are several letters long, so the run above does not see them, but tatweel only ever joins
+# letters of one word, so a separator it touches is inside a word (#12, dev dE). Not a space:
+# "الله ـ تعالى ـ" sets off a phrase with tatweel-dashes.
+_TATWEEL_SPLIT = re.compile(
+    f"(?<=[{_LETTER}])(?:\u0640+[{_SEPARATORS[1:]}]\u0640*|[{_SEPARATORS[1:]}]\u0640+)"
+    f"(?=[{_LETTER}])"
+)
+
 # Latin look-alikes, only where the reading is unambiguous: a single Latin o/O (the shape of
 # an isolated or final ه) after an Arabic letter, and a single l/I (the shape of ا) touching
 # an Arabic letter, the other side an Arabic letter or a word boundary.  A lone Latin letter
@@ -70,7 +79,8 @@ _CYRILLIC_CLASS = "".join(_CYRILLIC_TO)
 
 # English hashtags are written in camel case (#LegitimateTargets, #USOut): a capital that
 # starts a word inside one folds to a space and its lower case, so the words are words again.
-_HASHTAG = re.compile(r"#[A-Za-z][A-Za-z0-9]*")
+# The tag runs on over underscores: "#DroneStrike_on_AinAlAsad" is one tag of five words.
+_HASHTAG = re.compile(r"#[A-Za-z][A-Za-z0-9_]*")
 _CAMEL = re.compile(r"(?<=[a-z0-9])[A-Z]|(?<=[A-Z])[A-Z](?=[a-z])")
 _CYRILLIC = re.compile(
     f"[{_CYRILLIC_CLASS}](?:(?<=[A-Za-z].)|(?=[A-Za-z]))"
@@ -90,6 +100,11 @@ def overrides(text: str) -> dict[int, str]:
         for i, c in enumerate(m.group()):
             if c == sep:
                 out[base + i] = ""
+    if "\u0640" in text:
+        for m in _TATWEEL_SPLIT.finditer(text):
+            for i, c in enumerate(m.group()):
+                if c != "\u0640":
+                    out[m.start() + i] = ""
     for m in _LOOKALIKE.finditer(text):
         out[m.start()] = _LOOKALIKE_TO[m.group()]
     if "#" in text:
