@@ -176,8 +176,19 @@ def test_a_bundle_of_an_edited_and_reviewed_post_has_every_version(
     reviewed = tmp_path / "post1.zip"
     export(run_cli, db, settings, f"{HANDLE}/1", reviewed)
     with zipfile.ZipFile(reviewed) as z:
-        records = [json.loads(z.read(n)) for n in z.namelist() if n.startswith("records/")]
+        records = [
+            json.loads(z.read(n))
+            for n in z.namelist()
+            if n.endswith(".json") and n.startswith("records/")
+        ]
+        batch = [
+            z.read(n).decode()
+            for n in z.namelist()
+            if n.endswith(".txt") and n.startswith("records/")
+        ]
     assert records[0]["decision"] == "escalated" and records[0]["note"] == "تهديد واضح"
+    # Its first version is proven by the line its batch's record gives it (#17).
+    assert len(batch) == 1 and f"{HANDLE}/1/version/" in batch[0]
     assert verify(run_cli, reviewed)[0] == 0
 
 
@@ -313,3 +324,39 @@ def test_lying_zip_headers_fail_with_a_message(
         code, out = verify(run_cli, path)
         assert code == 1 and "public_key.pem: cannot be read" in out, out
         assert "Traceback" not in out
+
+
+def test_a_changed_batch_record_or_a_line_of_it_moved_to_another_post_is_named(
+    bundle: Path, tmp_path: Path, run_cli: CliRunner
+) -> None:
+    """Post 4's first version is proven by its batch's record (#17): the record is checked
+    against the entry's hash, and the post's line in it against the version's file."""
+    with zipfile.ZipFile(bundle) as z:
+        name = next(n for n in z.namelist() if n.startswith("records/") and n.endswith(".txt"))
+        record = z.read(name).decode()
+    mine = next(line for line in record.splitlines() if line.startswith(f"{HANDLE}/4/"))
+    forged = record.replace(mine, mine[:-64] + "0" * 64)
+    code, out = verify(run_cli, rewrite(bundle, tmp_path / "b1.zip", {name: forged.encode()}))
+    assert code == 1 and f"{name} was changed" in out
+    code, out = verify(run_cli, rewrite(bundle, tmp_path / "b2.zip", {name: None}))
+    assert code == 1 and "not covered by any chain entry" in out
+    # The record kept, its post's line dropped: the entry no longer matches it.
+    dropped = record.replace(mine + "\n", "")
+    code, out = verify(run_cli, rewrite(bundle, tmp_path / "b3.zip", {name: dropped.encode()}))
+    assert code == 1 and "not covered by any chain entry" in out
+
+
+def test_a_reading_copy_that_no_chained_file_proves_is_named(
+    bundle: Path, tmp_path: Path, run_cli: CliRunner
+) -> None:
+    with zipfile.ZipFile(bundle) as z:
+        post = json.loads(z.read("post.json"))
+        listed = json.loads(z.read("versions.json"))
+    post["text"] = "نص مزور في نسخة القراءة"
+    forged = json.dumps(post).encode()
+    code, out = verify(run_cli, rewrite(bundle, tmp_path / "r1.zip", {"post.json": forged}))
+    assert code == 1 and "post.json: its text is not one of the post's chained versions" in out
+    listed[0]["sha256"] = "0" * 64
+    forged = json.dumps(listed).encode()
+    code, out = verify(run_cli, rewrite(bundle, tmp_path / "r2.zip", {"versions.json": forged}))
+    assert code == 1 and "versions.json item 1: marked in the chain" in out

@@ -38,10 +38,17 @@ def test_everything_captured_is_entered_in_order_each_linked_to_the_one_before(
             for v in s.scalars(select(PostVersion).order_by(PostVersion.id))
         ]
     by_message = {pid: mid for mid, pid in captured.posts.items()}
-    assert [(r.subject, r.content_sha256) for r in rows if r.kind == "version"] == [
+    # The four first versions share their batch's entry; the edit has its own (#17).
+    batch = rows[0]
+    assert batch.kind == "batch" and batch.subject == f"{HANDLE}/1/batch/{captured.posts[1]}"
+    assert batch.payload is not None
+    assert batch.content_sha256 == sha256_hex(batch.payload.encode())
+    leaves = [line.split(" ") for line in batch.payload.splitlines()]
+    edits = [(r.subject, r.content_sha256) for r in rows if r.kind == "version"]
+    assert [tuple(x) for x in leaves] + edits == [
         (f"{HANDLE}/{by_message[pid]}/version/{pid}", sha) for pid, sha, _ in versions
     ]
-    assert len(versions) == 5  # four posts, one edit
+    assert len(versions) == 5 and len(leaves) == 4 and len(edits) == 1  # four posts, one edit
     m = captured.media_id
     assert ("deletion", f"{HANDLE}/3/deletion/{captured.posts[3]}") in kinds
     assert kinds[-3:] == [
@@ -56,7 +63,7 @@ def test_everything_captured_is_entered_in_order_each_linked_to_the_one_before(
             r.seq, r.kind, r.subject, r.content_sha256, prev, timestamp(r.created_at)
         )
         prev = r.entry_hash
-    assert rows[0].content_sha256 == sha256_hex(versions[0][2].encode("utf-8"))
+    assert leaves[0][1] == sha256_hex(versions[0][2].encode("utf-8"))
     media = next(r for r in rows if r.kind == "media")
     assert media.content_sha256 == captured.media_sha256
     ocr = next(r for r in rows if r.kind == "ocr")
@@ -77,7 +84,7 @@ def test_storing_the_same_posts_again_or_an_edit_back_adds_no_entry(
     assert len(chain(db)) == 2
     pipeline.store(cid, [one])  # back to the first text: that version has its entry already
     pipeline.store(cid, [one])
-    assert [r.kind for r in chain(db)] == ["version", "version"]
+    assert [r.kind for r in chain(db)] == ["batch", "version"]
 
 
 def test_a_batch_that_fails_after_the_chain_leaves_neither_posts_nor_entries(

@@ -43,7 +43,8 @@ def failures(db: Database, settings: Settings) -> str:
 def test_an_untouched_chain_verifies(db: Database, captured: Captured, settings: Settings) -> None:
     report = verify(db, settings)
     assert report.ok, report.lines()
-    assert report.entries == 9 and report.checkpoints == 1 and report.files == 1
+    # Four posts' first versions in one batch entry, an edit, a deletion, media, OCR, a review.
+    assert report.entries == 6 and report.checkpoints == 1 and report.files == 1
 
 
 def _first_version(s: Session) -> PostVersion:
@@ -92,7 +93,7 @@ def test_an_entry_removed_from_the_end_with_the_head_moved_back_is_named(
         s.delete(last)
     out = failures(db, settings)
     assert f"review {captured.review_id} has no chain entry" in out
-    assert "checkpoint 1 (entry 9): entry 9 is not in the chain" in out
+    assert "checkpoint 1 (entry 6): entry 6 is not in the chain" in out
 
 
 def test_reordered_entries_are_named(db: Database, captured: Captured, settings: Settings) -> None:
@@ -115,7 +116,11 @@ def test_a_chain_rewritten_with_recomputed_hashes_is_caught_by_the_checkpoint(
         rows = list(s.scalars(select(EvidenceEntry).order_by(EvidenceEntry.seq)))
         from monitor.evidence.canonical import GENESIS, sha256_hex, text_bytes
 
-        rows[0].content_sha256 = sha256_hex(text_bytes(v.text))
+        batch = rows[0]
+        assert batch.kind == "batch" and batch.payload is not None
+        old = batch.payload.split()[1]  # the first line's: the first post's first version
+        batch.payload = batch.payload.replace(old, sha256_hex(text_bytes(v.text)), 1)
+        batch.content_sha256 = sha256_hex(text_bytes(batch.payload))
         prev = GENESIS
         for r in rows:
             r.entry_hash = entry_hash(
@@ -124,7 +129,7 @@ def test_a_chain_rewritten_with_recomputed_hashes_is_caught_by_the_checkpoint(
             prev = r.entry_hash
         s.execute(update(EvidenceHead).values(entry_hash=prev))
     out = failures(db, settings)
-    assert "checkpoint 1 (entry 9): the chain at entry 9 is not what was signed" in out
+    assert "checkpoint 1 (entry 6): the chain at entry 6 is not what was signed" in out
 
 
 def _forge_with_other_key(s: Session, settings: Settings, tmp: Path) -> None:
@@ -145,9 +150,9 @@ def _alter_signature(s: Session, settings: Settings, tmp: Path) -> None:
 @pytest.mark.parametrize(
     ("forge", "expected"),
     [
-        (_forge_with_other_key, "checkpoint 2 (entry 9): signed by another key"),
-        (_alter_head_hash, "checkpoint 1 (entry 9): the signature does not match"),
-        (_alter_signature, "checkpoint 1 (entry 9): the signature does not match"),
+        (_forge_with_other_key, "checkpoint 2 (entry 6): signed by another key"),
+        (_alter_head_hash, "checkpoint 1 (entry 6): the signature does not match"),
+        (_alter_signature, "checkpoint 1 (entry 6): the signature does not match"),
     ],
 )
 def test_a_forged_checkpoint_is_named(
@@ -216,3 +221,16 @@ def test_the_key_is_made_0600_printed_and_refused_when_others_can_read_it(
     refused = run_cli("evidence", "key", MONITOR_EVIDENCE_KEY=str(key))
     assert refused.code == 2
     assert "evidence_key" in refused.err and "chmod 600" in refused.err
+
+
+def test_a_changed_batch_record_is_named_with_the_versions_it_no_longer_covers(
+    db: Database, captured: Captured, settings: Settings
+) -> None:
+    with db.sessions.begin() as s:
+        batch = s.scalars(select(EvidenceEntry).where(EvidenceEntry.kind == "batch")).one()
+        assert batch.payload is not None
+        batch.payload = batch.payload.replace(f"{captured.posts[2]} ", f"{captured.posts[3]} ", 1)
+        seq = batch.seq
+    out = failures(db, settings)
+    assert f"entry {seq} (" in out and "recorded batch does not match its hash" in out
+    assert "has no chain entry" in out

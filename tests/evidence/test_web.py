@@ -10,9 +10,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from monitor.collect.records import PostRecord
 from monitor.evidence.bundle_check import verify_bundle
+from monitor.evidence.capture import EvidenceHook
 from monitor.evidence.keys import load_signing_key
-from monitor.store.models import AuditLog, EvidenceEntry
+from monitor.store.ingest import Changed
+from monitor.store.models import AuditLog, EvidenceEntry, Post
 from tests.conftest import Database
 from tests.web_support import csrf, login, make_client, make_users, seed
 
@@ -22,6 +25,10 @@ def test_an_analyst_downloads_a_verifiable_bundle_and_it_is_audited(
 ) -> None:
     make_users(db.sessions)
     s = seed(db.sessions)
+    with db.sessions.begin() as ses:  # the threat post, chained as the pipeline's hook would
+        p = ses.get_one(Post, s.posts["threat"])
+        record = PostRecord(p.message_id, p.date, p.text, "export")
+        EvidenceHook()(ses, p.channel, [Changed(p.id, p.message_id, "new", record)])
     client = make_client(
         db.sessions, media_dir=tmp_path / "media", evidence_key=tmp_path / "k" / "signing.key"
     )
@@ -55,7 +62,11 @@ def test_an_analyst_downloads_a_verifiable_bundle_and_it_is_audited(
     report, fingerprint = verify_bundle(path, None)
     assert report.ok, report.lines()
     with zipfile.ZipFile(io.BytesIO(resp.content)) as z:
-        records = [json.loads(z.read(n)) for n in z.namelist() if n.startswith("records/")]
+        records = [
+            json.loads(z.read(n))
+            for n in z.namelist()
+            if n.startswith("records/") and n.endswith(".json")
+        ]
     assert [r["decision"] for r in records] == ["confirmed"]
     with db.sessions() as ses:
         audit = ses.scalars(select(AuditLog).where(AuditLog.action == "post.evidence")).one()

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from monitor import __version__
 from monitor.config import Settings
 from monitor.errors import MonitorError
+from monitor.evidence.batches import covering_batch, line_of, version_subject
 from monitor.evidence.bundle_readme import README
 from monitor.evidence.canonical import GENESIS, checkpoint_bytes, sha256_hex, text_bytes, timestamp
 from monitor.evidence.chain import entries_table
@@ -93,6 +94,9 @@ def build_bundle(session: Session, post_id: int, key: SigningKey, media_dir: Pat
         select(Post, Channel).join(Channel, Channel.id == Post.channel_id).where(Post.id == post_id)
     ).one()
     own = list(session.execute(select(e).where(e.c.post_id == post_id).order_by(e.c.seq)))
+    batch = covering_batch(session, channel.handle, post.message_id, post_id)
+    if batch is not None and all(r.seq != batch.seq for r in own):
+        own = sorted([*own, batch], key=lambda r: r.seq)
     if not own:
         raise NoEvidence(f"{channel.handle}/{post.message_id} has no entries in the evidence chain")
     checkpoints = _anchors(session, key, own[-1].seq)
@@ -120,7 +124,8 @@ def build_bundle(session: Session, post_id: int, key: SigningKey, media_dir: Pat
     files["chain.jsonl"] = b"".join(lines)
     for row in own:
         if row.payload is not None:
-            files[f"records/{row.seq}.json"] = row.payload.encode("utf-8", "surrogatepass")
+            record = f"records/{row.seq}.{'txt' if row.kind == 'batch' else 'json'}"
+            files[record] = row.payload.encode("utf-8", "surrogatepass")
     versions = list(
         session.scalars(
             select(PostVersion).where(PostVersion.post_id == post_id).order_by(PostVersion.id)
@@ -129,6 +134,9 @@ def build_bundle(session: Session, post_id: int, key: SigningKey, media_dir: Pat
     # Only what the chain covers is put in as a file, named by its sha256: a version stored
     # behind the chain's back (`monitor evidence verify` names it) is listed, marked unproven.
     covered = {r.content_sha256 for r in own if r.kind == "version"}
+    if batch is not None:
+        first = line_of(batch.payload, version_subject(channel.handle, post.message_id, post_id))
+        covered |= {first} if first else set()
     listed = []
     for v in versions:
         data = text_bytes(v.text)

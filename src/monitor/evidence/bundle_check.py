@@ -7,12 +7,9 @@ bad JSON or a bad key is a failure naming the member, never a traceback."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import re
 import zipfile
-import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -20,47 +17,22 @@ from typing import Any
 from cryptography import x509
 
 from monitor.errors import ConfigError
+from monitor.evidence.batches import BadBatch, parse_batch
+from monitor.evidence.bundle_zip import BadBundle, BundleZip
 from monitor.evidence.canonical import (
     SHA256,
     SUBJECT,
     checkpoint_bytes,
     entry_hash,
     parse_timestamp,
+    sha256_hex,
+    text_bytes,
 )
 from monitor.evidence.keys import PublicKey, public_key_from_pem
 from monitor.evidence.timestamp import token_problem
 from monitor.evidence.verify import Report
 
-NAMES = re.compile(
-    r"(post|metadata|versions|ocr|checkpoints)\.json|chain\.jsonl|public_key\.pem|README\.txt"
-    r"|versions/[0-9a-f]{64}\.txt|media/[0-9a-f]{64}\.[a-z0-9]{1,5}|records/\d{1,20}\.json"
-    r"|checkpoints/\d{1,20}\.(msg|sig|tsr)"
-    # Folder entries, as `zip -r` writes them: never read.
-    r"|(versions|media|records|checkpoints)/"
-)
-MAX_MEMBERS = 10_000
-MAX_DOC = 64 << 20  # one JSON or text member
-MAX_MEDIA = 1 << 30
-MAX_TOTAL = 4 << 30
-MAX_RATIO = 200  # uncompressed / compressed: past this a member is a zip bomb
 _FIELDS = ("seq", "kind", "subject", "content_sha256", "prev_hash", "entry_hash", "created_at")
-
-
-# A hostile zip: truncated members end in EOFError, an encrypted one is a RuntimeError, a
-# damaged stream a zlib.error; each is a bad bundle, said so, never a traceback.
-_UNREADABLE = (
-    zipfile.BadZipFile,
-    OSError,
-    ValueError,
-    NotImplementedError,
-    EOFError,
-    RuntimeError,
-    zlib.error,
-)
-
-
-class _Bad(Exception):
-    """The bundle cannot be read any further; the message names the member."""
 
 
 @dataclass
@@ -74,90 +46,32 @@ class _Entry:
     line: int
 
 
-class _Zip:
-    def __init__(self, zf: zipfile.ZipFile) -> None:
-        self.zf = zf
-        self.infos: dict[str, zipfile.ZipInfo] = {}
-        total = 0
-        members = zf.infolist()
-        if len(members) > MAX_MEMBERS:
-            raise _Bad(f"{len(members)} members: more than a bundle has")
-        for info in members:
-            name = info.filename
-            if not NAMES.fullmatch(name):
-                raise _Bad(f"unexpected member {name[:200]!r}: not part of an evidence bundle")
-            if name in self.infos:
-                raise _Bad(f"member {name} appears twice")
-            cap = MAX_MEDIA if name.startswith("media/") else MAX_DOC
-            if info.file_size > cap:
-                raise _Bad(f"{name}: {info.file_size} bytes, more than a bundle member may be")
-            if info.file_size > 1 << 20 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-                raise _Bad(f"{name}: compressed {MAX_RATIO}-fold or more (a zip bomb?)")
-            total += info.file_size
-            self.infos[name] = info
-        if total > MAX_TOTAL:
-            raise _Bad(f"{total} bytes uncompressed: more than a bundle may be")
-
-    def has(self, name: str) -> bool:
-        return name in self.infos
-
-    def read(self, name: str) -> bytes:
-        info = self.infos.get(name)
-        if info is None:
-            raise _Bad(f"{name} is missing")
-        try:
-            with self.zf.open(info) as f:
-                data = f.read(info.file_size + 1)
-        except _UNREADABLE as exc:
-            raise _Bad(f"{name}: cannot be read ({exc})") from None
-        if len(data) > info.file_size:
-            raise _Bad(f"{name}: longer than its header says")
-        return data
-
-    def sha256(self, name: str) -> str:
-        h = hashlib.sha256()
-        info = self.infos[name]
-        try:
-            with self.zf.open(info) as f:
-                while chunk := f.read(1 << 20):
-                    h.update(chunk)
-        except _UNREADABLE as exc:
-            raise _Bad(f"{name}: cannot be read ({exc})") from None
-        return h.hexdigest()
-
-    def json(self, name: str) -> Any:
-        try:
-            return json.loads(self.read(name))
-        except (ValueError, RecursionError) as exc:
-            raise _Bad(f"{name}: not valid JSON ({str(exc)[:200]})") from None
-
-
-def _entries(z: _Zip, report: Report) -> list[_Entry]:
+def _entries(z: BundleZip, report: Report) -> list[_Entry]:
     out = []
     for n, raw in enumerate(z.read("chain.jsonl").splitlines(), 1):
         where = f"chain.jsonl line {n}"
         try:
             doc = json.loads(raw)
         except (ValueError, RecursionError):
-            raise _Bad(f"{where}: not valid JSON") from None
+            raise BadBundle(f"{where}: not valid JSON") from None
         if not isinstance(doc, dict) or any(k not in doc for k in _FIELDS):
-            raise _Bad(f"{where}: an entry needs {', '.join(_FIELDS)}")
+            raise BadBundle(f"{where}: an entry needs {', '.join(_FIELDS)}")
         seq, kind, subject = doc["seq"], doc["kind"], doc["subject"]
         if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-            raise _Bad(f"{where}: seq must be a positive number")
+            raise BadBundle(f"{where}: seq must be a positive number")
         hashes = (doc["content_sha256"], doc["prev_hash"], doc["entry_hash"])
         if not all(isinstance(h, str) and SHA256.match(h) for h in hashes):
-            raise _Bad(f"{where}: hashes must be 64 lower-case hex digits")
+            raise BadBundle(f"{where}: hashes must be 64 lower-case hex digits")
         if (
             not isinstance(kind, str)
             or not isinstance(subject, str)
             or not isinstance(doc["created_at"], str)
         ):
-            raise _Bad(f"{where}: kind, subject and created_at must be strings")
+            raise BadBundle(f"{where}: kind, subject and created_at must be strings")
         try:
             parse_timestamp(doc["created_at"])
         except ValueError:
-            raise _Bad(f"{where}: created_at is not a UTC time stamp") from None
+            raise BadBundle(f"{where}: created_at is not a UTC time stamp") from None
         digest = entry_hash(seq, kind, subject, *hashes[:2], doc["created_at"])
         if digest != hashes[2]:
             report.fail(
@@ -168,16 +82,16 @@ def _entries(z: _Zip, report: Report) -> list[_Entry]:
 
 
 def _checkpoints(
-    z: _Zip, key: PublicKey, report: Report, tsa_roots: list[x509.Certificate] | None
+    z: BundleZip, key: PublicKey, report: Report, tsa_roots: list[x509.Certificate] | None
 ) -> dict[int, str]:
     """seq -> head hash of every checkpoint whose signature holds."""
     docs = z.json("checkpoints.json")
     if not isinstance(docs, list):
-        raise _Bad("checkpoints.json: must be a list")
+        raise BadBundle("checkpoints.json: must be a list")
     good: dict[int, str] = {}
     for n, c in enumerate(docs, 1):
         if not isinstance(c, dict):
-            raise _Bad(f"checkpoints.json item {n}: must be an object")
+            raise BadBundle(f"checkpoints.json item {n}: must be an object")
         try:
             cid, seq, head, signed_at, sig = (
                 c[k] for k in ("id", "seq", "head_hash", "signed_at", "signature")
@@ -187,7 +101,7 @@ def _checkpoints(
             message = checkpoint_bytes(seq, head, str(signed_at))
             parse_timestamp(str(signed_at))
         except (KeyError, TypeError, ValueError):
-            raise _Bad(
+            raise BadBundle(
                 f"checkpoints.json item {n}: needs id, seq, head_hash, signed_at, signature"
             ) from None
         name = f"checkpoint {cid} (entry {seq})"
@@ -240,9 +154,43 @@ def _anchored(entries: list[_Entry], signed: dict[int, str], report: Report) -> 
     return anchored
 
 
-def _content(z: _Zip, own: list[_Entry], report: Report) -> None:
+def _batch_holds(z: BundleZip, e: _Entry, prefix: str, report: Report) -> bool:
+    record = f"records/{e.seq}.txt"
+    if not z.has(record):
+        if e.subject.startswith(prefix):
+            report.fail(f"entry {e.seq} ({e.subject}): {record} is missing from the bundle")
+        return False
+    return _batch_line(z, e, prefix) is not None or e.subject.startswith(prefix)
+
+
+def _batch_line(z: BundleZip, e: _Entry, prefix: str) -> str | None:
+    """The sha256 the batch record gives the post's version (None: it lists no such line)."""
+    try:
+        leaves = parse_batch(z.read(f"records/{e.seq}.txt").decode("ascii"))
+    except (BadBatch, UnicodeDecodeError):
+        return None
+    found = [sha for name, sha in leaves if name.startswith(f"{prefix}version/")]
+    return found[0] if len(found) == 1 else None
+
+
+def _content(z: BundleZip, own: list[_Entry], report: Report, prefix: str) -> set[str]:
+    """Checks every file against its entry; returns the sha256s of the proven text versions."""
     covered: set[str] = set()
+    proven: set[str] = set()
     for e in own:
+        if e.kind == "batch":
+            name = f"records/{e.seq}.txt"
+            covered.add(name)
+            report.files += 1
+            if z.sha256(name) != e.content:
+                report.fail(f"entry {e.seq} ({e.subject}): {name} was changed")
+                continue
+            sha = _batch_line(z, e, prefix)
+            if sha is None:
+                report.fail(f"entry {e.seq} ({e.subject}): {name} lists no version of this post")
+                continue
+            # The post's first version, proven through the batch's record.
+            e = replace(e, kind="version", content=sha)
         if e.kind == "version":
             name = f"versions/{e.content}.txt"
         elif e.kind == "media":
@@ -257,6 +205,8 @@ def _content(z: _Zip, own: list[_Entry], report: Report) -> None:
         report.files += 1
         if z.sha256(name) != e.content:
             report.fail(f"entry {e.seq} ({e.subject}): {name} was changed")
+        elif e.kind == "version":
+            proven.add(e.content)
     for name in z.infos:
         folder = name.endswith("/")
         if (
@@ -265,17 +215,36 @@ def _content(z: _Zip, own: list[_Entry], report: Report) -> None:
             and name not in covered
         ):
             report.fail(f"{name}: not covered by any chain entry of this post")
+    return proven
+
+
+def _readable(z: BundleZip, post: dict[str, Any], proven: set[str], report: Report) -> None:
+    """post.json and versions.json are for reading, but a reader trusts them: a text or a
+    listed version that no chained file proves is named, not passed over in silence."""
+    text = post.get("text")
+    if not isinstance(text, str) or sha256_hex(text_bytes(text)) not in proven:
+        report.fail("post.json: its text is not one of the post's chained versions")
+    listed = z.json("versions.json")
+    if not isinstance(listed, list):
+        raise BadBundle("versions.json: must be a list")
+    for n, item in enumerate(listed, 1):
+        if not isinstance(item, dict) or not isinstance(item.get("sha256"), str):
+            raise BadBundle(f"versions.json item {n}: needs sha256")
+        if item.get("in_chain") and item["sha256"] not in proven:
+            report.fail(
+                f"versions.json item {n}: marked in the chain, but no chained file proves it"
+            )
 
 
 def check(
-    z: _Zip,
+    z: BundleZip,
     trusted: PublicKey | None,
     report: Report,
     tsa_roots: list[x509.Certificate] | None = None,
 ) -> str:
     key = public_key_from_pem(z.read("public_key.pem"), "public_key.pem")
     if trusted is not None and trusted.fingerprint != key.fingerprint:
-        raise _Bad(
+        raise BadBundle(
             f"signed by key {key.fingerprint}, "
             f"not by the key given with --key ({trusted.fingerprint})"
         )
@@ -285,7 +254,7 @@ def check(
         or not isinstance(post.get("channel"), str)
         or not isinstance(post.get("message_id"), int)
     ):
-        raise _Bad("post.json: needs channel and message_id")
+        raise BadBundle("post.json: needs channel and message_id")
     prefix = f"{post['channel']}/{post['message_id']}/"
     entries = _entries(z, report)
     report.entries = len(entries)
@@ -293,7 +262,11 @@ def check(
     anchored = _anchored(entries, signed, report)
     own = []
     for e in entries:
-        if not e.subject.startswith(prefix):
+        if e.kind == "batch" and e.subject.startswith(f"{post['channel']}/"):
+            # A batch is the post's when its record (in the bundle) lists the post's version.
+            if not _batch_holds(z, e, prefix, report):
+                continue
+        elif not e.subject.startswith(prefix):
             continue
         if not SUBJECT.match(e.subject) or e.subject.split("/")[2] != e.kind:
             report.fail(f"entry {e.seq}: subject {e.subject[:120]!r} does not name a {e.kind}")
@@ -302,8 +275,9 @@ def check(
         if e.seq not in anchored:
             report.fail(f"entry {e.seq} ({e.subject}): not linked to a valid signed checkpoint")
     if not own:
-        raise _Bad(f"chain.jsonl: no entry of {post['channel']}/{post['message_id']}")
-    _content(z, own, report)
+        raise BadBundle(f"chain.jsonl: no entry of {post['channel']}/{post['message_id']}")
+    proven = _content(z, own, report, prefix)
+    _readable(z, post, proven, report)
     return key.fingerprint
 
 
@@ -314,13 +288,13 @@ def verify_bundle(
     fingerprint = None
     try:
         with zipfile.ZipFile(path) as zf:
-            fingerprint = check(_Zip(zf), trusted, report, tsa_roots)
+            fingerprint = check(BundleZip(zf), trusted, report, tsa_roots)
     except FileNotFoundError:
         raise ConfigError(f"no such file: {path}", key="BUNDLE") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError) as exc:
         report.fail(f"{path.name}: not a readable zip file ({exc})")
     except ConfigError as exc:  # a bad public_key.pem
         report.fail(str(exc))
-    except _Bad as exc:
+    except BadBundle as exc:
         report.fail(str(exc))
     return report, fingerprint

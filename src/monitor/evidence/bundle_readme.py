@@ -59,11 +59,19 @@ key`): anyone can make a self-consistent bundle with a key of their own.
 
    c. The content: each file's sha256 is an entry's content_sha256 in chain.jsonl:
 
-        sha256sum versions/*.txt media/* records/*.json
+        sha256sum versions/*.txt media/* records/*
 
-      versions/SHA256.txt  a text version: the entry of kind "version", content SHA256
+      versions/SHA256.txt  a text version: the entry of kind "version", content SHA256,
+                           or a line of a batch's record (below)
       media/SHA256.EXT     the image: the entry of kind "media", content SHA256
       records/SEQ.json     entry SEQ: an OCR result, a review decision or a deletion
+      records/SEQ.txt      entry SEQ, of kind "batch": the first versions of the posts the
+                           monitor stored together, one line "SUBJECT SHA256" each. The
+                           post's first version is its line:
+
+        grep '^{channel}/{message_id}/version/' records/SEQ.txt
+
+                           and that line's SHA256 is the sha256 of a versions/ file.
 
    d. Each entry of chain.jsonl: its entry_hash is the sha256 of seven lines joined by a
       newline, no newline at the end:
@@ -74,8 +82,9 @@ key`): anyone can make a self-consistent bundle with a key of their own.
       each entry's prev_hash is the entry_hash of the entry before it, and the entry whose
       seq a checkpoint names has the entry_hash that checkpoint's ID.msg holds.
 
-   The chain also holds entries of other posts captured in between; only their hashes and
-   names are included, so that the links from this post's entries to a checkpoint can be
-   recomputed. post.json, versions.json, ocr.json and metadata.json are for reading: the
-   proof is in the hashed files above.
+   The chain also holds entries of other posts captured in between, and a batch's record
+   lists the other posts stored with this one; only their hashes and names are included, so
+   that the links from this post's entries to a checkpoint can be recomputed. post.json,
+   versions.json, ocr.json and metadata.json are for reading: the proof is in the hashed
+   files above (`monitor evidence verify` also checks that post.json's text is one of them).
 """

@@ -14,13 +14,13 @@ from typing import Any
 ENTRY_TAG = "monitor-evidence/1"
 CHECKPOINT_TAG = "monitor-checkpoint/1"
 GENESIS = "0" * 64
-KINDS = ("version", "media", "ocr", "review", "deletion")
+KINDS = ("version", "batch", "media", "ocr", "review", "deletion")
 
 # Subjects are built from a channel handle (word characters) and numeric ids only: no tab,
 # newline or slash of channel content can shift the fields of the hashed line.
 SUBJECT = re.compile(
     r"^(?P<handle>\w{1,100})/(?P<message>\d{1,20})/"
-    r"(?P<kind>version|media|ocr|review|deletion)/(?P<id>\d{1,20})$"
+    r"(?P<kind>version|batch|media|ocr|review|deletion)/(?P<id>\d{1,20})$"
 )
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -113,6 +113,13 @@ def review_record(
         "by": by,
         "at": timestamp(at),
     }
+
+
+def batch_lines(leaves: list[tuple[str, str]]) -> str:
+    """A batch's record (#17): one ``SUBJECT CONTENT_SHA256`` line per first version, in the
+    order given (by post id), each ending in ``\n``. Text, not JSON, so that a third party
+    finds the post's line with ``grep`` and hashes the file with ``sha256sum``."""
+    return "".join(f"{name} {sha}\n" for name, sha in leaves)
 
 
 def deletion_record(post_id: int, deleted_at: datetime) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.evidence.canonical import (
+    batch_lines,
     deletion_record,
     ocr_record,
     payload,
@@ -17,7 +18,7 @@ from monitor.evidence.canonical import (
 )
 from monitor.evidence.chain import Item, append, entries_table, ids_in
 from monitor.store.ingest import Changed
-from monitor.store.models import Channel, MediaFile, Post, Review, User
+from monitor.store.models import Channel, MediaFile, Post, PostVersion, Review, User
 
 _e = entries_table
 
@@ -33,17 +34,25 @@ class EvidenceHook:
 
 
 def version_items(session: Session, handle: str, changed: list[Changed]) -> list[Item]:
-    """A version is named by its post and its text's sha256 (post_versions' unique key), so
-    the batch's new posts need no query at all: ingest.py gave each its first version."""
+    """The batch's new posts' first versions go into one ``batch`` entry (evidence/batches.py)
+    and need no query at all: ingest.py gave each its first version. An edit's new version
+    gets its own entry."""
     conn = session.connection()
     subject(handle, 1, "version", 1)  # the handle makes a valid subject: checked once a batch
     by_post = {c.post_id: c for c in changed}
     edited = [c.post_id for c in changed if c.status == "edited"]
     gone = [c.post_id for c in changed if c.status == "deleted"]
-    versions = [(c.post_id, c.record.sha256) for c in changed if c.status == "new"]
+    items = []
+    fresh = sorted((c.post_id, c.message_id, c.record.sha256) for c in changed if c.status == "new")
+    if fresh:
+        lines = batch_lines([(f"{handle}/{mid}/version/{pid}", sha) for pid, mid, sha in fresh])
+        first, first_message, _ = fresh[0]
+        name = subject(handle, first_message, "batch", first)
+        items.append(Item("batch", name, payload_sha256(lines), first, lines))
     if edited:
         # An edit back to an earlier text stores no new version (ingest.py): that version has
-        # its entry from when it was first captured.
+        # its entry from when it was first captured — its own, or its batch's for the post's
+        # first version.
         covered = {
             (pid, sha)
             for pid, sha in conn.execute(
@@ -52,15 +61,26 @@ def version_items(session: Session, handle: str, changed: list[Changed]) -> list
                 )
             )
         }
-        versions += [
-            (pid, by_post[pid].record.sha256)
+        first_versions = conn.execute(
+            select(PostVersion.post_id, PostVersion.sha256)
+            .where(ids_in(conn, PostVersion.post_id, edited))
+            .order_by(PostVersion.post_id, PostVersion.id)
+        )
+        seen: set[int] = set()
+        for pid, sha in first_versions:
+            if pid not in seen:
+                seen.add(pid)
+                covered.add((pid, sha))
+        items += [
+            Item(
+                "version",
+                f"{handle}/{by_post[pid].message_id}/version/{pid}",
+                by_post[pid].record.sha256,
+                pid,
+            )
             for pid in edited
             if (pid, by_post[pid].record.sha256) not in covered
         ]
-    items = [
-        Item("version", f"{handle}/{by_post[pid].message_id}/version/{pid}", sha, pid)
-        for pid, sha in versions
-    ]
     if gone:
         for pid, at in conn.execute(
             select(Post.id, Post.deleted_at).where(ids_in(conn, Post.id, gone)).order_by(Post.id)
