@@ -16,6 +16,7 @@ from monitor.match import Matcher
 from monitor.pipeline import Pipeline, build_pipeline
 from monitor.store.export import iter_posts
 from monitor.store.models import EchoBand, EchoCluster, EchoMember, Post
+from monitor.web import post_echoes
 from tests.conftest import Database, add_channel
 from tests.conftest_match import shared_matcher
 from tests.web_support import login, make_client, make_users
@@ -173,6 +174,24 @@ def test_the_post_page_lists_the_cluster_first_publisher_first(
     with db.sessions() as s:
         alone = s.scalars(select(Post).where(Post.message_id == 5)).one().id
     assert 'id="echoes"' not in client.get(f"/posts/{alone}").text
+
+
+def test_a_long_cluster_page_lists_the_first_members_and_the_post_itself(
+    db: Database, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page reads at most SHOWN members (#15), and still shows where the post is."""
+    monkeypatch.setattr(post_echoes, "SHOWN", 3)
+    a = add_channel(db, "group_a")
+    pipeline.store(a, [post(i, STATEMENT, hours=i) for i in range(1, 7)])
+    with db.sessions() as s:
+        ids = {p.message_id: p.id for p in s.scalars(select(Post))}
+        shown, size = post_echoes.echoes(s, ids[6])
+    assert size == 6
+    assert [e.message_id for e in shown] == [1, 2, 3, 6]
+    assert shown[-1].this and shown[-1].lag == "+5 h 00 min" and shown[0].lag == "first"
+    with db.sessions() as s:
+        shown, _ = post_echoes.echoes(s, ids[2])
+    assert [e.message_id for e in shown] == [1, 2, 3] and shown[1].this
 
 
 QUOTING = (

@@ -86,9 +86,21 @@ def cluster_of(session: Session, post_id: int) -> int | None:
     return session.scalar(select(EchoMember.cluster_id).where(EchoMember.post_id == post_id))
 
 
-def members(session: Session, cluster_id: int) -> list[Member]:
-    """The cluster's posts, earliest first: the first publisher, then each echo."""
-    rows = session.execute(
+def cluster_size(session: Session, cluster_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(EchoMember).where(EchoMember.cluster_id == cluster_id)
+        )
+        or 0
+    )
+
+
+def members(
+    session: Session, cluster_id: int, *, limit: int | None = None, only: int | None = None
+) -> list[Member]:
+    """The cluster's posts, earliest first: the first publisher, then each echo; the first
+    ``limit`` of them, or ``only`` that post (a page must not read a year-long cluster whole)."""
+    query = (
         select(
             EchoMember.cluster_id,
             Post.id,
@@ -103,8 +115,12 @@ def members(session: Session, cluster_id: int) -> list[Member]:
         .join(Channel, Channel.id == Post.channel_id)
         .where(EchoMember.cluster_id == cluster_id)
         .order_by(Post.date, Post.id)
-    ).all()
-    return [Member(*row) for row in rows]
+    )
+    if only is not None:
+        query = query.where(Post.id == only)
+    if limit is not None:
+        query = query.limit(limit)
+    return [Member(*row) for row in session.execute(query).all()]
 
 
 def lag_text(delta: timedelta) -> str:

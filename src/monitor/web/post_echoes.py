@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from monitor.store.echoes import cluster_of, lag_text, members
+from monitor.store.echoes import cluster_of, cluster_size, lag_text, members
 
 # The members listed; a channel repeating itself hourly for a year is one cluster.
 SHOWN = 50
@@ -26,13 +26,16 @@ class Echo:
 
 
 def echoes(db: Session, post_id: int) -> tuple[list[Echo], int]:
-    """The cluster of ``post_id``, earliest first (at most SHOWN), and its size; ([], 0)."""
+    """The cluster of ``post_id``, earliest first (at most SHOWN, and the post itself), and
+    its size; ([], 0) when it is in none."""
     cluster_id = cluster_of(db, post_id)
     if cluster_id is None:
         return [], 0
-    rows = members(db, cluster_id)
+    rows = members(db, cluster_id, limit=SHOWN)
+    if not any(m.post_id == post_id for m in rows):
+        rows += members(db, cluster_id, only=post_id)
     first = rows[0].date
-    out = [
+    shown = [
         Echo(
             m.post_id,
             m.handle,
@@ -45,7 +48,4 @@ def echoes(db: Session, post_id: int) -> tuple[list[Echo], int]:
         )
         for i, m in enumerate(rows)
     ]
-    shown = out[:SHOWN]
-    if not any(e.this for e in shown):
-        shown.append(next(e for e in out if e.this))
-    return shown, len(out)
+    return shown, cluster_size(db, cluster_id)
