@@ -15,9 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from monitor.collect.records import PostRecord
 from monitor.config import Settings
-from tests.conftest import REPO, CliRunner, Database
-from tests.evidence.conftest import HANDLE, OCR_TEXT, Captured
+from monitor.evidence.checkpoint import checkpoint_now
+from monitor.pipeline import Pipeline
+from tests.conftest import REPO, CliRunner, Database, add_channel
+from tests.evidence.conftest import HANDLE, OCR_TEXT, T0, Captured
 
 PRINTF = r"printf 'monitor-evidence/1\n%s\n%s\n%s\n%s\n%s\n%s'"
 
@@ -343,7 +346,11 @@ def test_a_changed_batch_record_or_a_line_of_it_moved_to_another_post_is_named(
     # The record kept, its post's line dropped: the entry no longer matches it.
     dropped = record.replace(mine + "\n", "")
     code, out = verify(run_cli, rewrite(bundle, tmp_path / "b3.zip", {name: dropped.encode()}))
-    assert code == 1 and "not covered by any chain entry" in out
+    assert code == 1 and f"{name} was changed" in out and "not covered by any chain entry" in out
+    # Not UTF-8 (a handle is any word character, so records are UTF-8): changed, not a crash.
+    garbled = rewrite(bundle, tmp_path / "b4.zip", {name: record.encode() + b"\xff"})
+    code, out = verify(run_cli, garbled)
+    assert code == 1 and f"{name} was changed" in out
 
 
 def test_a_reading_copy_that_no_chained_file_proves_is_named(
@@ -360,3 +367,18 @@ def test_a_reading_copy_that_no_chained_file_proves_is_named(
     forged = json.dumps(listed).encode()
     code, out = verify(run_cli, rewrite(bundle, tmp_path / "r2.zip", {"versions.json": forged}))
     assert code == 1 and "versions.json item 1: marked in the chain" in out
+
+
+def test_a_channel_with_a_handle_in_another_script_gets_a_bundle_that_verifies(
+    db: Database, pipeline: Pipeline, settings: Settings, run_cli: CliRunner, tmp_path: Path
+) -> None:
+    """Handles are any word characters (`monitor import --channel канал`): their subjects
+    and batch records are UTF-8, and the bundle reads them so."""
+    cid = add_channel(db, "канал")
+    pipeline.store(cid, [PostRecord(m, T0, f"بيان رقم {m}", "telethon") for m in (1, 12)])
+    assert checkpoint_now(db.sessions, settings) is not None
+    for message in (1, 12):
+        out = tmp_path / f"k{message}.zip"
+        export(run_cli, db, settings, f"канал/{message}", out)
+        code, text = verify(run_cli, out)
+        assert code == 0, text

@@ -12,20 +12,30 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from monitor.config import Settings
-from monitor.evidence.canonical import entry_hash, timestamp
+from monitor.evidence.canonical import (
+    batch_lines,
+    entry_hash,
+    payload_sha256,
+    sha256_hex,
+    text_bytes,
+    timestamp,
+)
+from monitor.evidence.chain import Item, append
 from monitor.evidence.checkpoint import sign_head
 from monitor.evidence.keys import load_signing_key
-from monitor.evidence.verify import Report, verify_database
+from monitor.evidence.report import Report
+from monitor.evidence.verify import verify_database
 from monitor.store.models import (
     EvidenceCheckpoint,
     EvidenceEntry,
     EvidenceHead,
     MediaFile,
+    Post,
     PostVersion,
     Review,
 )
 from tests.conftest import CliRunner, Database
-from tests.evidence.conftest import Captured, capture
+from tests.evidence.conftest import HANDLE, Captured, capture
 
 
 def verify(db: Database, settings: Settings) -> Report:
@@ -234,3 +244,39 @@ def test_a_changed_batch_record_is_named_with_the_versions_it_no_longer_covers(
     out = failures(db, settings)
     assert f"entry {seq} (" in out and "recorded batch does not match its hash" in out
     assert "has no chain entry" in out
+
+
+def test_what_ties_an_entry_to_its_post_is_checked(
+    db: Database, captured: Captured, settings: Settings
+) -> None:
+    """The columns entries are found by, and the post a subject names, are not hashed: an
+    insider changing them is named all the same (#17)."""
+    first, second = captured.posts[1], captured.posts[2]
+    with db.sessions.begin() as s:
+        s.execute(update(EvidenceEntry).where(EvidenceEntry.kind == "batch").values(post_id=second))
+        s.execute(
+            update(EvidenceEntry).where(EvidenceEntry.kind == "review").values(post_id=second)
+        )
+        s.execute(update(Post).where(Post.id == captured.posts[4]).values(message_id=999))
+        text = "نص بديل"
+        s.execute(
+            update(Post)
+            .where(Post.id == first)
+            .values(text=text, text_sha256=sha256_hex(text_bytes(text)))
+        )
+    out = failures(db, settings)
+    assert f"its post_id column says post {second}, its subject post {first} (altered)" in out
+    assert f"the review record's post is {first} (altered)" in out
+    assert f"names post {captured.posts[4]} {HANDLE}/4, the database has it as {HANDLE}/999" in out
+    assert f"post {first} ({HANDLE}/1): its current text is not one of its chained versions" in out
+
+
+def test_an_id_past_any_the_database_holds_is_named_not_a_crash(
+    db: Database, captured: Captured, settings: Settings
+) -> None:
+    huge = "9" * 20
+    lines = batch_lines([(f"{HANDLE}/5/version/{huge}", "ab" * 32)])
+    with db.sessions.begin() as s:
+        append(s, [Item("batch", f"{HANDLE}/5/batch/{huge}", payload_sha256(lines), None, lines)])
+    out = failures(db, settings)
+    assert f"({HANDLE}/5/batch/{huge}): names an id past any this database holds" in out

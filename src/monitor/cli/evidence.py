@@ -14,7 +14,7 @@ from monitor.errors import ConfigError, MonitorError
 
 if TYPE_CHECKING:
     from monitor.evidence.keys import PublicKey
-    from monitor.evidence.verify import Report
+    from monitor.evidence.report import Report
 
 _POST = re.compile(r"^@?(?P<handle>[^/\s]{1,100})/(?P<message>\d{1,20})$")
 

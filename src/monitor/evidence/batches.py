@@ -32,11 +32,27 @@ def parse_batch(text: str) -> list[tuple[str, str]]:
     out = []
     for n, line in enumerate(text[:-1].split("\n"), 1):
         name, _, sha = line.partition(" ")
-        m = SUBJECT.match(name)
-        if m is None or m["kind"] != "version" or not SHA256.match(sha):
+        m = SUBJECT.fullmatch(name)
+        if m is None or m["kind"] != "version" or not SHA256.fullmatch(sha):
             raise BadBatch(f"line {n} is not `HANDLE/MESSAGE_ID/version/POST_ID SHA256`")
         out.append((name, sha))
     return out
+
+
+def batch_problem(leaves: list[tuple[str, str]], handle: str, first: int) -> str | None:
+    """What is wrong with a batch's lines as capture.py writes them (one channel, its posts in
+    ascending id order, the first the subject's), or None."""
+    last = 0
+    for n, (name, _) in enumerate(leaves, 1):
+        owner, _, _, post = name.split("/")
+        if owner != handle:
+            return f"line {n} names channel {owner}, the batch {handle}"
+        if int(post) <= last:
+            return f"line {n}: posts out of order"
+        last = int(post)
+    if not leaves or int(leaves[0][0].rsplit("/", 1)[1]) != first:
+        return f"its first line is not post {first}, as its subject says"
+    return None
 
 
 def version_subject(handle: str, message_id: int, post_id: int) -> str:

@@ -20,6 +20,9 @@ NAMES = re.compile(
 )
 MAX_MEMBERS = 10_000
 MAX_DOC = 64 << 20  # one JSON or text member
+# A record: an OCR result, a review, or a batch's lines (100 bytes a post; a batch of
+# 50,000 posts is 5 MiB) — and a crafted bundle can hold many.
+MAX_RECORD = 8 << 20
 MAX_MEDIA = 1 << 30
 MAX_TOTAL = 4 << 30
 MAX_RATIO = 200  # uncompressed / compressed: past this a member is a zip bomb
@@ -55,7 +58,13 @@ class BundleZip:
                 raise BadBundle(f"unexpected member {name[:200]!r}: not part of an evidence bundle")
             if name in self.infos:
                 raise BadBundle(f"member {name} appears twice")
-            cap = MAX_MEDIA if name.startswith("media/") else MAX_DOC
+            cap = (
+                MAX_MEDIA
+                if name.startswith("media/")
+                else MAX_RECORD
+                if name.startswith("records/")
+                else MAX_DOC
+            )
             if info.file_size > cap:
                 raise BadBundle(f"{name}: {info.file_size} bytes, more than a bundle member may be")
             if info.file_size > 1 << 20 and info.file_size > MAX_RATIO * max(info.compress_size, 1):

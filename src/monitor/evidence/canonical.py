@@ -17,10 +17,11 @@ GENESIS = "0" * 64
 KINDS = ("version", "batch", "media", "ocr", "review", "deletion")
 
 # Subjects are built from a channel handle (word characters) and numeric ids only: no tab,
-# newline or slash of channel content can shift the fields of the hashed line.
+# newline or slash of channel content can shift the fields of the hashed line. ASCII digits
+# (\d takes Arabic-Indic ones too), and always fullmatch: `$` lets a final newline through.
 SUBJECT = re.compile(
-    r"^(?P<handle>\w{1,100})/(?P<message>\d{1,20})/"
-    r"(?P<kind>version|batch|media|ocr|review|deletion)/(?P<id>\d{1,20})$"
+    r"^(?P<handle>\w{1,100})/(?P<message>[0-9]{1,20})/"
+    r"(?P<kind>version|batch|media|ocr|review|deletion)/(?P<id>[0-9]{1,20})$"
 )
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -48,7 +49,7 @@ def parse_timestamp(value: str) -> datetime:
 
 def subject(handle: str, message_id: int, kind: str, ident: int) -> str:
     value = f"{handle}/{message_id}/{kind}/{ident}"
-    if not SUBJECT.match(value):
+    if not SUBJECT.fullmatch(value):
         raise ValueError(f"cannot name evidence subject {value!r}")
     return value
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from cryptography import x509
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
-from monitor.evidence.batches import BadBatch, parse_batch
+from monitor.evidence.batches import BadBatch, batch_problem, parse_batch
 from monitor.evidence.canonical import (
     GENESIS,
     SUBJECT,
@@ -32,7 +31,9 @@ from monitor.evidence.canonical import (
 )
 from monitor.evidence.chain import HEAD_ID, entries_table, ids_in
 from monitor.evidence.keys import PublicKey
+from monitor.evidence.report import Report
 from monitor.evidence.timestamp import token_problem
+from monitor.evidence.verify_owners import MAX_ID, Owners
 from monitor.store.models import (
     EvidenceCheckpoint,
     EvidenceHead,
@@ -46,32 +47,6 @@ from monitor.store.models import (
 DECISIONS = ("confirmed", "dismissed", "escalated")
 CHUNK = 2000
 VERSIONS_AT_ONCE = 2000
-MAX_FAILURES = 200  # past this the report says how many more, not each
-
-
-@dataclass
-class Report:
-    failures: list[str] = field(default_factory=list)
-    entries: int = 0
-    checkpoints: int = 0
-    files: int = 0
-    more: int = 0
-
-    def fail(self, message: str) -> None:
-        if len(self.failures) < MAX_FAILURES:
-            self.failures.append(message)
-        else:
-            self.more += 1
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-    def lines(self) -> list[str]:
-        out = list(self.failures)
-        if self.more:
-            out.append(f"… and {self.more} more failures")
-        return out
 
 
 def file_sha256(path: Path) -> str:
@@ -109,18 +84,31 @@ class _Checker:
         self.files: dict[str, str | None] = {}  # sha256 -> failure (None: fine)
         # The latest payload entry per subject, compared with the row as it is now.
         self.latest: dict[str, Row[Any]] = {}
+        self.owners = Owners(report)
 
     def chunk(self, rows: list[Row[Any]]) -> None:
-        version_rows: dict[tuple[int, str], Any] = {}
+        version_rows: dict[tuple[int, str], str] = {}  # -> the label a failure names
         for row in rows:
-            m = SUBJECT.match(row.subject)
+            m = SUBJECT.fullmatch(row.subject)
             if m is None or m["kind"] != row.kind:
                 self.r.fail(f"{_label(row)}: subject does not name a {row.kind} record")
                 continue
             ident = int(m["id"])
+            if ident > MAX_ID or int(m["message"]) > MAX_ID:
+                self.r.fail(f"{_label(row)}: names an id past any this database holds")
+                continue
+            if row.kind in ("version", "batch", "deletion") and row.post_id != ident:
+                # The column bundles find a post's entries by; not hashed, so checked here.
+                self.r.fail(
+                    f"{_label(row)}: its post_id column says post {row.post_id}, its subject "
+                    f"post {ident} (altered)"
+                )
+            elif row.kind in ("media", "ocr", "review"):
+                self.owners.record(row.kind, ident, row.post_id, _label(row))
             if row.kind == "version":
-                version_rows[(ident, row.content_sha256)] = row
+                version_rows[(ident, row.content_sha256)] = _label(row)
                 self.versions.add((ident, row.content_sha256))
+                self.owners.name(ident, m["handle"], int(m["message"]), _label(row))
             elif row.kind == "batch":
                 if row.payload is None or payload_sha256(row.payload) != row.content_sha256:
                     self.r.fail(f"{_label(row)}: recorded batch does not match its hash")
@@ -130,10 +118,17 @@ class _Checker:
                 except BadBatch as exc:
                     self.r.fail(f"{_label(row)}: recorded batch is malformed ({exc})")
                     continue
+                problem = batch_problem(leaves, m["handle"], ident)
+                if problem:
+                    self.r.fail(f"{_label(row)}: {problem}")
+                    continue
                 for name, sha in leaves:
-                    key = (int(name.rsplit("/", 1)[1]), sha)
-                    version_rows[key] = row
+                    handle, message, _, post = name.split("/")
+                    label = f"entry {row.seq} ({name}, in its batch)"
+                    key = (int(post), sha)
+                    version_rows[key] = label
                     self.versions.add(key)
+                    self.owners.name(int(post), handle, int(message), label)
                 if len(version_rows) >= VERSIONS_AT_ONCE:
                     # A page of batch entries holds millions of versions: their texts are
                     # read a bounded number at a time (and SQLite bounds an IN list).
@@ -152,7 +147,7 @@ class _Checker:
         if version_rows:
             self._versions(version_rows)
 
-    def _versions(self, wanted: dict[tuple[int, str], Any]) -> None:
+    def _versions(self, wanted: dict[tuple[int, str], str]) -> None:
         """A version entry names its post and the sha256 of its text: the text as stored now
         is hashed again, so a text changed with its sha256 column is found all the same."""
         conn = self.s.connection()
@@ -165,14 +160,14 @@ class _Checker:
         ):
             by_column[(pid, sha)] = vid
             by_text.add((pid, sha256_hex(text_bytes(text))))
-        for key, row in wanted.items():
+        for key, label in wanted.items():
             if key in by_text:
                 continue
             if key in by_column:
-                self.r.fail(f"{_label(row)}: the text of post version {by_column[key]} was changed")
+                self.r.fail(f"{label}: the text of post version {by_column[key]} was changed")
             else:
                 self.r.fail(
-                    f"{_label(row)}: the version of post {key[0]} with sha256 {key[1][:16]}… "
+                    f"{label}: the version of post {key[0]} with sha256 {key[1][:16]}… "
                     "is missing from the database, or its text was changed"
                 )
 
@@ -292,6 +287,7 @@ def verify_database(
         checker.chunk(rows)
     checker.live_rows()
     checker.coverage()
+    checker.owners.check(session, checker.versions)
     head = session.get(EvidenceHead, HEAD_ID)
     if head is None:
         report.fail("the chain head (evidence_head) is missing")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from monitor.store.models.core import Base, BigId, utcnow
@@ -17,11 +17,21 @@ class EvidenceEntry(Base):
     sequence, so entries are numbered without gaps in commit order of the head."""
 
     __tablename__ = "evidence_entries"
-    __table_args__ = (Index("ix_evidence_entries_post_id", "post_id"),)
+    __table_args__ = (
+        Index("ix_evidence_entries_post_id", "post_id"),
+        # Finding a post's batch (evidence/batches.py) walks batches only, not every media,
+        # OCR and review entry of the posts in between (#17).
+        Index(
+            "ix_evidence_entries_batch_post_id",
+            "post_id",
+            sqlite_where=text("kind = 'batch'"),
+            postgresql_where=text("kind = 'batch'"),
+        ),
+    )
 
     # INTEGER on SQLite: the rowid itself, so the table needs no second index for it.
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
-    kind: Mapped[str] = mapped_column(String(20))  # version | media | ocr | review | deletion
+    kind: Mapped[str] = mapped_column(String(20))  # canonical.KINDS
     subject: Mapped[str] = mapped_column(String(200))
     content_sha256: Mapped[str] = mapped_column(String(64))
     # The exact bytes hashed into content_sha256 where no other table keeps them unchanged
