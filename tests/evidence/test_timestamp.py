@@ -97,7 +97,7 @@ def _refuse(der: bytes) -> tuple[int, bytes]:
     return 500, b""
 
 
-@pytest.mark.parametrize("how", ["http 500", "not a token", "other bytes", "down"])
+@pytest.mark.parametrize("how", ["http 500", "not a token", "other bytes", "too big", "down"])
 def test_a_failing_tsa_costs_no_checkpoint_and_is_logged(
     db: Database, stamped: Settings, tsa: TestTsa, how: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -107,6 +107,8 @@ def test_a_failing_tsa_costs_no_checkpoint_and_is_logged(
         tsa.answer = lambda der: (200, b"<html>maintenance</html>")
     elif how == "other bytes":
         tsa.answer = lambda der: (200, tsa.respond(der, imprint=b"\x00" * 32))
+    elif how == "too big":  # refused at a mebibyte, not read whole into memory first
+        tsa.answer = lambda der: (200, tsa.respond(der) + b"\x00" * (2 << 20))
     else:
         tsa.stop()
     with caplog.at_level(logging.WARNING):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from pathlib import Path
 
 import httpx
@@ -74,22 +75,40 @@ def request_token(url: str, message: bytes, *, timeout: float = TIMEOUT_SECONDS)
         .cert_request(cert_request=True)  # the token then carries the TSA's certificate
         .build()
     )
-    try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-            response = client.post(
-                url, content=request.as_bytes(), headers={"Content-Type": CONTENT_TYPE}
-            )
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is no HTTPError
-        raise TimestampError(f"time-stamping authority {url}: {exc}") from None
-    if response.status_code != 200:
-        raise TimestampError(f"time-stamping authority {url}: HTTP {response.status_code}")
-    token = response.content
-    if len(token) > MAX_TOKEN_BYTES:
-        raise TimestampError(f"time-stamping authority {url}: answer of {len(token)} bytes")
+    token = _post(url, request.as_bytes(), timeout)
     problem = token_problem(token, message, None, nonce=request.nonce)
     if problem is not None:
         raise TimestampError(f"time-stamping authority {url}: the token {problem}")
     return token
+
+
+def _post(url: str, body: bytes, timeout: float) -> bytes:
+    """The answer's body, read as it comes: past MAX_TOKEN_BYTES, or past ``timeout`` in all
+    (httpx's timeout is per read: a TSA trickling a byte a second would hold a checkpoint
+    for ever), it is refused without reading the rest."""
+    deadline = time.monotonic() + timeout
+    try:
+        with (
+            httpx.Client(timeout=timeout, follow_redirects=False) as client,
+            client.stream("POST", url, content=body, headers={"Content-Type": CONTENT_TYPE}) as r,
+        ):
+            if r.status_code != 200:
+                raise TimestampError(f"time-stamping authority {url}: HTTP {r.status_code}")
+            chunks, size = [], 0
+            for chunk in r.iter_bytes():
+                size += len(chunk)
+                if size > MAX_TOKEN_BYTES:
+                    raise TimestampError(
+                        f"time-stamping authority {url}: answer past {MAX_TOKEN_BYTES} bytes"
+                    )
+                if time.monotonic() > deadline:
+                    raise TimestampError(
+                        f"time-stamping authority {url}: no whole answer in {timeout:g} s"
+                    )
+                chunks.append(chunk)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is no HTTPError
+        raise TimestampError(f"time-stamping authority {url}: {exc}") from None
+    return b"".join(chunks)
 
 
 def _decode(token: bytes) -> tuple[TimeStampResponse, TimeStampTokenInfo] | None:
