@@ -111,25 +111,27 @@ def append(session: Session, items: Sequence[Item], *, now: datetime | None = No
 # in the INSERT's statement, one round trip to PostgreSQL fewer. On a loaded machine a round
 # trip, not the work, was most of the chain's cost on ingest.
 _FEW = 64
-_ARRAYS = (
-    "unnest(%(seq)s::bigint[], %(kind)s::text[], %(subject)s::text[], %(content)s::text[], "
-    "%(payload)s::text[], %(post_id)s::bigint[], %(entry_hash)s::text[], "
-    "%(created_at)s::timestamp[])"
+_ROW = (
+    "(%(seq{n})s, %(kind{n})s, %(subject{n})s, %(content{n})s, %(payload{n})s, "
+    "%(post_id{n})s::bigint, %(entry_hash{n})s, %(created_at)s)"
 )
 _MOVE = (
     "WITH moved AS (UPDATE evidence_head SET seq = %(head_seq)s, entry_hash = %(head_hash)s "
-    f"WHERE id = {HEAD_ID}) INSERT INTO evidence_entries ({_NAMES}) SELECT * FROM {_ARRAYS}"
+    f"WHERE id = {HEAD_ID}) INSERT INTO evidence_entries ({_NAMES}) VALUES "
 )
 
 
 def _insert_moving_head(
     conn: Connection, rows: list[tuple[Any, ...]], created: datetime, seq: int, head: str
 ) -> None:
+    # Plain VALUES, not arrays: psycopg escapes a text array's elements in Python, 2 ms for a
+    # batch's 95 KB record.
     names = ("seq", "kind", "subject", "content", "payload", "post_id", "entry_hash")
-    params: dict[str, Any] = {name: [row[i] for row in rows] for i, name in enumerate(names)}
-    params["created_at"] = [created] * len(rows)
-    params.update(head_seq=seq, head_hash=head)
-    conn.exec_driver_sql(_MOVE, params)
+    params: dict[str, Any] = {"created_at": created, "head_seq": seq, "head_hash": head}
+    for n, row in enumerate(rows):
+        params.update({f"{name}{n}": value for name, value in zip(names, row, strict=True)})
+    values = ", ".join(_ROW.format(n=n) for n in range(len(rows)))
+    conn.exec_driver_sql(_MOVE + values, params)
 
 
 # COPY's text format: a backslash, tab, newline or carriage return in a value is escaped.
