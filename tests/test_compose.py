@@ -44,3 +44,13 @@ def test_required_secrets_fail_loudly_when_missing() -> None:
     for var in ("POSTGRES_PASSWORD", "MONITOR_SECRET_KEY"):
         assert re.search(r"\$\{" + var + r":\?[^}]+\}", text), var
     assert "changeme" not in text.lower()
+
+
+def test_the_console_reads_the_signing_key_and_not_the_telegram_session() -> None:
+    """Evidence bundles from the post page (#17) need the service's key; the console gets its
+    volume read-only, and never the collector's var volume with the Telegram session."""
+    services = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))["services"]
+    assert "monitor-evidence:/app/var/evidence" in services["collector"]["volumes"]
+    console = services["console"]["volumes"]
+    assert "monitor-evidence:/app/var/evidence:ro" in console
+    assert not any(v.startswith("monitor-var:") for v in console)
