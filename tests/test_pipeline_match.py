@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from monitor.collect.records import PostRecord
 from monitor.config import load_settings
 from monitor.match import Matcher, load_rules
-from monitor.match.persist import normalise_phrase, rematch
+from monitor.match.persist import ensure_rule_set, normalise_phrase, rematch
 from monitor.pipeline import Pipeline, build_pipeline
 from monitor.store.channels import get_group
 from monitor.store.export import signal_dicts
@@ -197,3 +198,35 @@ def test_the_weight_an_operator_gives_a_group_counts_and_says_so(
     assert (
         "x 1.5 group weight of Heavy Group set by an operator" in verdict(db, heavy, 1).explanation
     )
+
+
+def test_two_workers_first_batches_on_a_fresh_database_share_the_rule_set_row(
+    db: Database, matcher: Matcher
+) -> None:
+    """Both find no row for the rules; the second's insert waits for the first (PostgreSQL)
+    or for the write lock (SQLite) and then uses its row: no unique-version error."""
+    if db.engine.dialect.name == "sqlite":
+        pytest.skip("one writer at a time: the second cannot have read before the first wrote")
+    first = db.sessions()
+    got: list[int] = []
+    errors: list[BaseException] = []
+    try:
+        mine = ensure_rule_set(first, matcher)  # inserted, not committed yet
+
+        def second() -> None:
+            try:
+                with db.sessions.begin() as s:
+                    got.append(ensure_rule_set(s, matcher))
+            except BaseException as exc:  # reported to the test, not lost in the thread
+                errors.append(exc)
+
+        worker = threading.Thread(target=second)
+        worker.start()
+        worker.join(0.5)  # still waiting on the first's uncommitted row
+        first.commit()
+        worker.join(30)
+    finally:
+        first.close()
+    assert errors == [] and got == [mine]
+    with db.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(RuleSetVersion)) == 1

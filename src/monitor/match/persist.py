@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import metrics
@@ -42,21 +43,29 @@ from monitor.store.models import (
 
 
 def ensure_rule_set(session: Session, matcher: Matcher) -> int:
-    """The id of the current rule set's version row, recorded the first time it is used."""
+    """The id of the current rule set's version row, recorded the first time it is used.
+
+    Two workers' first batches on a fresh database both find no row: the insert ignores the
+    other's (ON CONFLICT DO NOTHING waits for it on PostgreSQL), so neither batch fails on
+    the unique version and is retried."""
     rules = matcher.rules
-    row = session.scalar(select(RuleSetVersion).where(RuleSetVersion.version == rules.version))
-    if row is None:
-        row = RuleSetVersion(
-            version=rules.version,
-            summary={
-                "cues": len(rules.cues),
-                "formulas": len(rules.formulas),
-                "rules": len(rules.rules),
-            },
+    found = select(RuleSetVersion.id).where(RuleSetVersion.version == rules.version)
+    row_id = session.scalar(found)
+    if row_id is None:
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        summary = {
+            "cues": len(rules.cues),
+            "formulas": len(rules.formulas),
+            "rules": len(rules.rules),
+        }
+        session.execute(
+            dialect.insert(RuleSetVersion)
+            .values(version=rules.version, summary=summary)
+            .on_conflict_do_nothing(index_elements=["version"])
         )
-        session.add(row)
-        session.flush()
-    return row.id
+        row_id = session.scalar(found)
+        assert row_id is not None
+    return int(row_id)
 
 
 def _suppressions(session: Session, channel_id: int) -> tuple[Suppressed, ...]:
