@@ -71,6 +71,19 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
             engine.dispose()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def bare_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database on each backend, not migrated: for tests of one migration's upgrade of
+    rows an older schema held."""
+    ctx = _sqlite(tmp_path) if request.param == "sqlite" else _postgres()
+    with ctx as url:
+        engine = make_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
 @pytest.fixture
 def sqlite_db(tmp_path: Path) -> Iterator[Database]:
     """SQLite only, for tests of behaviour that does not depend on the backend."""

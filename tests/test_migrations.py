@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -66,145 +65,109 @@ def test_upgrade_is_idempotent(db: Database) -> None:
     assert shape(db.engine) == before
 
 
-@pytest.mark.parametrize(
-    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
 def test_console_subscriptions_made_before_0004_are_checked_from_then_on(
-    backend: str, tmp_path: Path
+    bare_engine: Engine,
 ) -> None:
     """Only the console gives a subscription an owner; those are the ones to check again."""
-    ctx = _postgres() if backend == "postgresql" else nullcontext(f"sqlite:///{tmp_path}/m.db")
-    with ctx as url:
-        engine = make_engine(url)
-        try:
-            upgrade(engine, "0003")
-            with engine.begin() as conn:
-                conn.execute(
-                    text(
-                        "INSERT INTO users (id, username, password_hash, role, disabled,"
-                        " created_at) VALUES (1, 'ana', 'x', 'analyst', false, CURRENT_TIMESTAMP)"
-                    )
-                )
-                for name, owner in (("from-console", 1), ("from-cli", None)):
-                    conn.execute(
-                        text(
-                            "INSERT INTO subscriptions (name, url, owner_id, min_severity, kinds,"
-                            " groups, channels, refs, enabled, created_at) VALUES (:n,"
-                            " 'json://example.org/h', :o, 'high', '[]', '[]', '[]', '[]', true,"
-                            " CURRENT_TIMESTAMP)"
-                        ),
-                        {"n": name, "o": owner},
-                    )
-            upgrade(engine)
-            with engine.connect() as conn:
-                rows = conn.execute(text("SELECT name, check_destination FROM subscriptions"))
-                flags = {name: bool(flag) for name, flag in rows}
-        finally:
-            engine.dispose()
+    engine = bare_engine
+    upgrade(engine, "0003")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (id, username, password_hash, role, disabled,"
+                " created_at) VALUES (1, 'ana', 'x', 'analyst', false, CURRENT_TIMESTAMP)"
+            )
+        )
+        for name, owner in (("from-console", 1), ("from-cli", None)):
+            conn.execute(
+                text(
+                    "INSERT INTO subscriptions (name, url, owner_id, min_severity, kinds,"
+                    " groups, channels, refs, enabled, created_at) VALUES (:n,"
+                    " 'json://example.org/h', :o, 'high', '[]', '[]', '[]', '[]', true,"
+                    " CURRENT_TIMESTAMP)"
+                ),
+                {"n": name, "o": owner},
+            )
+    upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT name, check_destination FROM subscriptions"))
+        flags = {name: bool(flag) for name, flag in rows}
     assert flags == {"from-console": True, "from-cli": False}
 
 
-@pytest.mark.parametrize(
-    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def test_accounts_made_before_0005_get_a_session_epoch(backend: str, tmp_path: Path) -> None:
+def test_accounts_made_before_0005_get_a_session_epoch(bare_engine: Engine) -> None:
     """Existing users keep their accounts; 0005 gives each the epoch a new cookie will carry."""
-    ctx = _postgres() if backend == "postgresql" else nullcontext(f"sqlite:///{tmp_path}/m.db")
-    with ctx as url:
-        engine = make_engine(url)
-        try:
-            upgrade(engine, "0004")
-            with engine.begin() as conn:
-                conn.execute(
-                    text(
-                        "INSERT INTO users (id, username, password_hash, role, disabled,"
-                        " created_at) VALUES (1, 'ana', 'x', 'analyst', false, CURRENT_TIMESTAMP)"
-                    )
-                )
-            upgrade(engine)
-            with engine.connect() as conn:
-                epochs = list(conn.execute(text("SELECT username, session_epoch FROM users")))
-        finally:
-            engine.dispose()
+    engine = bare_engine
+    upgrade(engine, "0004")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (id, username, password_hash, role, disabled,"
+                " created_at) VALUES (1, 'ana', 'x', 'analyst', false, CURRENT_TIMESTAMP)"
+            )
+        )
+    upgrade(engine)
+    with engine.connect() as conn:
+        epochs = list(conn.execute(text("SELECT username, session_epoch FROM users")))
     assert [tuple(row) for row in epochs] == [("ana", 0)]
 
 
-@pytest.mark.parametrize(
-    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def test_channels_made_before_0006_are_group_channels(backend: str, tmp_path: Path) -> None:
+def test_channels_made_before_0006_are_group_channels(bare_engine: Engine) -> None:
     """#12: existing channels keep flagging as they did, as a group's own channel."""
-    ctx = _postgres() if backend == "postgresql" else nullcontext(f"sqlite:///{tmp_path}/m.db")
-    with ctx as url:
-        engine = make_engine(url)
-        try:
-            upgrade(engine, "0005")
-            with engine.begin() as conn:
-                conn.execute(
-                    text(
-                        "INSERT INTO channels (handle, source, interval_seconds, enabled, cursor,"
-                        " gaps, status, created_at) VALUES ('old_chan', 'web', 300, true, 0,"
-                        " '[]', 'ok', CURRENT_TIMESTAMP)"
-                    )
-                )
-            upgrade(engine)
-            with engine.connect() as conn:
-                kinds = list(conn.execute(text("SELECT handle, kind FROM channels")))
-            # and back: the column goes, the channel stays
-            cfg = alembic_config()
-            with engine.begin() as conn:
-                cfg.attributes["connection"] = conn
-                command.downgrade(cfg, "0005")
-            with engine.connect() as conn:
-                left = {c["name"] for c in inspect(engine).get_columns("channels")}
-                handles = list(conn.execute(text("SELECT handle FROM channels")))
-        finally:
-            engine.dispose()
+    engine = bare_engine
+    upgrade(engine, "0005")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO channels (handle, source, interval_seconds, enabled, cursor,"
+                " gaps, status, created_at) VALUES ('old_chan', 'web', 300, true, 0,"
+                " '[]', 'ok', CURRENT_TIMESTAMP)"
+            )
+        )
+    upgrade(engine)
+    with engine.connect() as conn:
+        kinds = list(conn.execute(text("SELECT handle, kind FROM channels")))
+    # and back: the column goes, the channel stays
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0005")
+    with engine.connect() as conn:
+        left = {c["name"] for c in inspect(engine).get_columns("channels")}
+        handles = list(conn.execute(text("SELECT handle FROM channels")))
     assert [tuple(row) for row in kinds] == [("old_chan", "group")]
     assert "kind" not in left and [tuple(r) for r in handles] == [("old_chan",)]
 
 
-@pytest.mark.parametrize(
-    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def test_registry_edits_made_before_0015_keep_their_aliases_and_note(
-    backend: str, tmp_path: Path
-) -> None:
+def test_registry_edits_made_before_0015_keep_their_aliases_and_note(bare_engine: Engine) -> None:
     """#16: an alias-and-note edit becomes two of the row's fields, and back again."""
-    ctx = _postgres() if backend == "postgresql" else nullcontext(f"sqlite:///{tmp_path}/m.db")
-    with ctx as url:
-        engine = make_engine(url)
-        try:
-            upgrade(engine, "0014")
-            with engine.begin() as conn:
-                conn.execute(
-                    text(
-                        "INSERT INTO registry_overrides (kind, ref, aliases, note, updated_by,"
-                        " updated_at) VALUES ('person', 'akram-al-kaabi', '[\"الكعبي\"]',"
-                        " 'corrected', 'op', CURRENT_TIMESTAMP)"
-                    )
-                )
-            upgrade(engine)
-            with engine.begin() as conn:
-                upgraded = list(
-                    conn.execute(text("SELECT ref, fields, added FROM registry_overrides"))
-                )
-                conn.execute(
-                    text(
-                        "INSERT INTO registry_overrides (kind, ref, fields, added, updated_by,"
-                        " updated_at) VALUES ('site', 'q-west', '{\"name\": \"Q\"}', true, 'op',"
-                        " CURRENT_TIMESTAMP)"
-                    )
-                )
-            cfg = alembic_config()
-            with engine.begin() as conn:
-                cfg.attributes["connection"] = conn
-                command.downgrade(cfg, "0014")
-            with engine.connect() as conn:
-                left = {c["name"] for c in inspect(engine).get_columns("registry_overrides")}
-                back = list(conn.execute(text("SELECT ref, aliases, note FROM registry_overrides")))
-        finally:
-            engine.dispose()
+    engine = bare_engine
+    upgrade(engine, "0014")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO registry_overrides (kind, ref, aliases, note, updated_by,"
+                " updated_at) VALUES ('person', 'akram-al-kaabi', '[\"الكعبي\"]',"
+                " 'corrected', 'op', CURRENT_TIMESTAMP)"
+            )
+        )
+    upgrade(engine)
+    with engine.begin() as conn:
+        upgraded = list(conn.execute(text("SELECT ref, fields, added FROM registry_overrides")))
+        conn.execute(
+            text(
+                "INSERT INTO registry_overrides (kind, ref, fields, added, updated_by,"
+                " updated_at) VALUES ('site', 'q-west', '{\"name\": \"Q\"}', true, 'op',"
+                " CURRENT_TIMESTAMP)"
+            )
+        )
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0014")
+    with engine.connect() as conn:
+        left = {c["name"] for c in inspect(engine).get_columns("registry_overrides")}
+        back = list(conn.execute(text("SELECT ref, aliases, note FROM registry_overrides")))
     [(ref, fields, added)] = upgraded
     fields = json.loads(fields) if isinstance(fields, str) else fields
     assert (ref, fields, bool(added)) == (
