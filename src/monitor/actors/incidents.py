@@ -26,16 +26,16 @@ even when its last source goes. Re-running the hook on the same posts changes no
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from monitor.actors.claims import Claim, chunks, claims_of
+from monitor.actors.incidents_status import independent
 from monitor.actors.overrides import registry_for
 from monitor.actors.registry import Registry
 from monitor.store.ingest import Changed
@@ -44,7 +44,6 @@ from monitor.store.models import (
     EchoMember,
     Incident,
     IncidentSource,
-    Post,
 )
 
 __all__ = [
@@ -156,77 +155,53 @@ def _claim_facts(claim: Claim) -> tuple[Any, ...]:
     return (claim.site, claim.weapon, claim.claimant, claim.claimed_at, claim.layer)
 
 
-def independent(session: Session, sources: Sequence[IncidentSource]) -> bool:
-    """Whether two of ``sources`` come from different channels and claimants and neither
-    copies the other."""
-    if len({s.channel_id for s in sources}) < 2:
-        return False
-    ids = [s.post_id for s in sources]
-    clusters = dict(
-        session.execute(
-            select(EchoMember.post_id, EchoMember.cluster_id).where(EchoMember.post_id.in_(ids))
-        ).all()
-    )
-    forwarded = {
-        pid: (fwd or "").lower()
-        for pid, fwd in session.execute(select(Post.id, Post.fwd_channel).where(Post.id.in_(ids)))
-    }
-    handles = dict(
-        session.execute(
-            select(Channel.id, Channel.handle).where(
-                Channel.id.in_({s.channel_id for s in sources})
-            )
-        ).all()
-    )
-    for i, a in enumerate(sources):
-        for b in sources[i + 1 :]:
-            if a.channel_id == b.channel_id:
-                continue
-            # Two channels of one group (its own and its media outlet) are one claimant:
-            # corroboration needs another voice.
-            if a.claimant and a.claimant == b.claimant:
-                continue
-            ca, cb = clusters.get(a.post_id), clusters.get(b.post_id)
-            if ca is not None and ca == cb:
-                continue
-            if forwarded[a.post_id] == handles[b.channel_id] or (
-                forwarded[b.post_id] == handles[a.channel_id]
-            ):
-                continue
-            return True
-    return False
-
-
 def refresh(session: Session, incident_id: int) -> None:
     """Recompute an incident from its sources (span, weapon, status), leaving the fields an
-    analyst set; an incident left without sources goes, unless an analyst corrected it."""
+    analyst set; an incident left without sources goes, unless an analyst corrected it.
+
+    Aggregates in the database, never the sources themselves: it runs for every claim that
+    joins, and a flood of copies makes an incident of thousands of sources (#16)."""
     incident = session.get(Incident, incident_id)
     if incident is None:
         return
-    sources = list(
-        session.scalars(
-            select(IncidentSource)
-            .where(IncidentSource.incident_id == incident_id)
-            .order_by(IncidentSource.claimed_at, IncidentSource.id)
-        )
-    )
-    if not sources:
+    mine = IncidentSource.incident_id == incident_id
+    n, first, last = session.execute(
+        select(
+            func.count(), func.min(IncidentSource.claimed_at), func.max(IncidentSource.claimed_at)
+        ).where(mine)
+    ).one()
+    if not n:
         if incident.corrected_by is None:
             session.delete(incident)
             session.flush()
         return
-    incident.first_claim_at = sources[0].claimed_at
-    incident.last_claim_at = sources[-1].claimed_at
+    incident.first_claim_at, incident.last_claim_at = first, last
     locked = set(incident.corrected_fields or [])
     if "weapon" not in locked:
         # The weapon most claims name; a tie goes to the earliest claim's.
-        counts = Counter(s.weapon for s in sources if s.weapon)
-        ranked = sorted(counts, key=lambda w: -counts[w])
-        incident.weapon = ranked[0] if ranked else None
+        rank = func.row_number().over(order_by=(IncidentSource.claimed_at, IncidentSource.id))
+        named = (
+            select(IncidentSource.weapon, rank.label("rank"))
+            .where(mine, IncidentSource.weapon.is_not(None), IncidentSource.weapon != "")
+            .subquery()
+        )
+        incident.weapon = session.scalar(
+            select(named.c.weapon)
+            .group_by(named.c.weapon)
+            .order_by(func.count().desc(), func.min(named.c.rank))
+            .limit(1)
+        )
     if "status" not in locked:
-        status = "corroborated" if independent(session, sources) else "claimed"
+        status = "corroborated" if independent(session, incident_id) else "claimed"
         if status == "corroborated" and incident.status != status:
-            _event(session, "corroborated", incident.id, sources[-1].post_id)
+            latest = session.scalar(
+                select(IncidentSource.post_id)
+                .where(mine)
+                .order_by(IncidentSource.claimed_at.desc(), IncidentSource.id.desc())
+                .limit(1)
+            )
+            assert latest is not None
+            _event(session, "corroborated", incident.id, latest)
         incident.status = status
     session.flush()
 

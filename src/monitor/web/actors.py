@@ -216,7 +216,9 @@ def actor_group_page(request: Request, ref: str, me: Analyst, db: DB) -> Respons
             "people": people,
             "children": [g for g in registry.groups.values() if g.parent == ref],
             # The attacks it claimed (#16), the latest first.
-            "incidents": read_incidents(db, registry, Filters(group=actor.name), limit=RECENT),
+            "incidents": read_incidents(
+                db, registry, Filters(group=actor.name), limit=RECENT, sources=False
+            ),
             "kind": "group",
         },
     )
@@ -238,7 +240,9 @@ def actor_person_page(request: Request, ref: str, me: Analyst, db: DB) -> Respon
             "mentioned": _mentioning(db, "person", [ref], None, registry),
             "received": _mentioning(db, "person", [ref], "object", registry),
             # Incidents one of whose claims names them (#16).
-            "incidents": read_incidents(db, registry, Filters(person=ref), limit=RECENT),
+            "incidents": read_incidents(
+                db, registry, Filters(person=ref), limit=RECENT, sources=False
+            ),
             "kind": "person",
         },
     )

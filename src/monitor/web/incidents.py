@@ -1,7 +1,7 @@
 """GET /incidents, the attacks built from the claims, with filters, a timeline and a schematic
-of the sites; GET /incidents/{id}, one incident with every source post; and the analysts'
-merge, split and correct (#16), audited. The page reads actors/incidents_read.py, as `monitor
-export incidents` does, so the two agree; the edits are actors/incidents_edit.py's."""
+of the sites; GET /incidents/{id}, one incident with its source posts, a page at a time; and
+the analysts' merge, split and correct (#16), audited. The page reads actors/incidents_read.py,
+as `monitor export incidents` does, so the two agree; the edits are actors/incidents_edit.py's."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.actors.incidents_edit import Correction, EditError, correct, merge, split
-from monitor.actors.incidents_read import Filters, read_incident, read_incidents
+from monitor.actors.incidents_read import Filters, NoSuchSource, read_incident, read_incidents
 from monitor.actors.registry import Registry, cached_loader
 from monitor.store.models import INCIDENT_STATUSES, WEAPONS, AuditLog, Group
 from monitor.web.auth import DB, Analyst, Principal, check_csrf
@@ -26,6 +26,9 @@ from monitor.web.render import render
 
 router = APIRouter()
 SHOWN = 500  # the table's rows; the export has all
+# An incident page's sources: a flood of claims of one site makes one incident of thousands
+# (#16); the rest are a page further (?after=), all of them in `monitor export incidents`.
+SOURCES_SHOWN = 200
 IncidentId = Annotated[int, path_id("incident_id", "incident")]
 
 
@@ -91,7 +94,7 @@ def filters(request: Request, db: Session, reg: Registry) -> tuple[Filters, dict
 def incidents_page(request: Request, me: Analyst, db: DB) -> Response:
     reg = registry(request)
     f, given = filters(request, db, reg)
-    views = read_incidents(db, reg, f, limit=SHOWN + 1)
+    views = read_incidents(db, reg, f, limit=SHOWN + 1, sources=False)
     more = len(views) > SHOWN
     views = views[:SHOWN]
     return render(
@@ -115,7 +118,14 @@ def incidents_page(request: Request, me: Analyst, db: DB) -> Response:
 @router.get("/incidents/{incident_id}")
 def incident_page(request: Request, me: Analyst, db: DB, incident_id: IncidentId) -> Response:
     reg = registry(request)
-    view = read_incident(db, reg, incident_id)
+    raw = request.query_params.get("after")
+    after = as_id(raw) if raw else None
+    if raw and after is None:
+        raise BadParameter("after", "a post id")
+    try:
+        view = read_incident(db, reg, incident_id, page=SOURCES_SHOWN, after=after)
+    except NoSuchSource:
+        raise BadParameter("after", "a source post of this incident") from None
     if view is None:
         raise HTTPException(404, "No such incident.")
     return render(
@@ -123,6 +133,7 @@ def incident_page(request: Request, me: Analyst, db: DB, incident_id: IncidentId
         "incident.html",
         {
             "v": view,
+            "page_size": SOURCES_SHOWN,
             "sites": sorted(reg.sites.values(), key=lambda s: s.name),
             "weapons": WEAPONS,
             "statuses": INCIDENT_STATUSES,
@@ -192,7 +203,7 @@ def incident_correct(
         note=note.strip(),
     )
     with request.app.state.sessions.begin() as db:
-        before = read_incident(db, registry(request), incident_id)
+        before = read_incident(db, registry(request), incident_id, page=0)
         if before is None:
             raise HTTPException(404, "No such incident.")
         old = {

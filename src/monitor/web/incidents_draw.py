@@ -76,7 +76,7 @@ def _title(v: IncidentView) -> str:
     what = f"{i.weapon or 'attack'} on {v.target_name or 'an unnamed site'}"
     by = ", ".join(v.claimants) or "unknown claimant"
     when = f"{i.first_claim_at:%Y-%m-%d %H:%M} UTC"
-    return f"#{i.id} {what}, {i.status}: {by}; {len(v.sources)} source(s) from {when}"
+    return f"#{i.id} {what}, {i.status}: {by}; {v.source_count} source(s) from {when}"
 
 
 def _span(views: Sequence[IncidentView]) -> tuple[datetime, datetime]:

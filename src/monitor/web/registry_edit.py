@@ -232,7 +232,7 @@ def actor_site_page(request: Request, ref: str, me: Analyst, db: DB) -> Response
     site = registry.sites.get(ref)
     if site is None:
         raise HTTPException(404, "no such site in the registry")
-    incidents = read_incidents(db, registry, Filters(site=ref), limit=RECENT)
+    incidents = read_incidents(db, registry, Filters(site=ref), limit=RECENT, sources=False)
     return render(
         request,
         "actor_site.html",
