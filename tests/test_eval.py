@@ -1,6 +1,6 @@
 """Flagging precision and recall on the dev split (tests/eval/README.md) must not fall: the
 posts written alongside the rules (ids ``e…``) stay at >= 0.9 as since session 1; the whole
-split, with the posts written blind to the rules (ids ``dA…`` to ``dE…``, #12) and scored
+split, with the posts written blind to the rules (ids ``dA…`` to ``dF…``, #12) and scored
 by their channel's kind, stays at the floor measured when they were added."""
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def test_flagging_on_the_whole_dev_split(matcher: Matcher) -> None:
     # rules were tuned on them (#12): a floor against regressions, not a measure of quality
     # (the test split is; tests/eval/README.md).
     precision, recall, misses = _flag_figures(
-        matcher, [p for p in _dev() if not p["id"].startswith(("dD", "dE"))]
+        matcher, [p for p in _dev() if not p["id"].startswith(("dD", "dE", "dF"))]
     )
     assert precision >= 0.975, (precision, misses)
     assert recall >= 0.96, (recall, misses)
@@ -87,6 +87,17 @@ def test_flagging_on_the_fifth_blind_batch(matcher: Matcher) -> None:
     precision, recall, misses = _flag_figures(matcher, batch)
     assert precision >= 0.99, (precision, misses)
     assert recall >= 0.97, (recall, misses)
+
+
+def test_flagging_on_the_sixth_blind_batch(matcher: Matcher) -> None:
+    # dF… (2026-12-04): half the positives avoid the textbook wordings (idioms, rhetorical
+    # questions, passive and nominal claims, poetry, countdowns). Measured 0.983 / 0.590 when
+    # they came in, 0.989 / 0.920 after the broad frames of tests/test_frame_broad.py: the floor.
+    batch = [p for p in _dev() if p["id"].startswith("dF")]
+    assert len(batch) == 120
+    precision, recall, misses = _flag_figures(matcher, batch)
+    assert precision >= 0.98, (precision, misses)
+    assert recall >= 0.92, (recall, misses)
 
 
 HELD_OUT = EVAL.with_name("test.jsonl")
