@@ -8,22 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.match import MatchContext, Matcher
+from monitor.match import Matcher
 
-from .conftest_match import shared_matcher
+from .conftest_match import flagged, kinds, shared_matcher
 
 
 @pytest.fixture(scope="module")
 def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
     return shared_matcher(tmp_path_factory.getbasetemp() / "match-cache")
-
-
-def kinds(matcher: Matcher, text: str, channel_kind: str = "group") -> set[str]:
-    return {s.kind for s in matcher.match(text, MatchContext(channel_kind=channel_kind)).signals}
-
-
-def flagged(matcher: Matcher, text: str, channel_kind: str = "group") -> bool:
-    return matcher.match(text, MatchContext(channel_kind=channel_kind)).flagged
 
 
 @pytest.mark.parametrize(

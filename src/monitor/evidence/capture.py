@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.evidence.batches import version_subject
 from monitor.evidence.canonical import (
     batch_lines,
     deletion_record,
@@ -45,7 +46,7 @@ def version_items(session: Session, handle: str, changed: list[Changed]) -> list
     items = []
     fresh = sorted((c.post_id, c.message_id, c.record.sha256) for c in changed if c.status == "new")
     if fresh:
-        lines = batch_lines([(f"{handle}/{mid}/version/{pid}", sha) for pid, mid, sha in fresh])
+        lines = batch_lines([(version_subject(handle, mid, pid), sha) for pid, mid, sha in fresh])
         first, first_message, _ = fresh[0]
         name = subject(handle, first_message, "batch", first)
         items.append(Item("batch", name, payload_sha256(lines), first, lines))
@@ -74,7 +75,7 @@ def version_items(session: Session, handle: str, changed: list[Changed]) -> list
         items += [
             Item(
                 "version",
-                f"{handle}/{by_post[pid].message_id}/version/{pid}",
+                version_subject(handle, by_post[pid].message_id, pid),
                 by_post[pid].record.sha256,
                 pid,
             )
