@@ -382,3 +382,14 @@ def test_a_channel_with_a_handle_in_another_script_gets_a_bundle_that_verifies(
         export(run_cli, db, settings, f"канал/{message}", out)
         code, text = verify(run_cli, out)
         assert code == 0, text
+
+
+def test_a_batch_record_taken_out_of_the_bundle_of_the_post_it_is_named_after_is_named(
+    db: Database, captured: Captured, settings: Settings, run_cli: CliRunner, tmp_path: Path
+) -> None:
+    out = tmp_path / "post1.zip"
+    export(run_cli, db, settings, f"{HANDLE}/1", out)
+    with zipfile.ZipFile(out) as z:
+        name = next(n for n in z.namelist() if n.startswith("records/") and n.endswith(".txt"))
+    code, text = verify(run_cli, rewrite(out, tmp_path / "gone.zip", {name: None}))
+    assert code == 1 and f"{name} is missing from the bundle" in text

@@ -193,6 +193,9 @@ def _content(z: BundleZip, own: list[_Entry], report: Report, prefix: str) -> se
         if e.kind == "batch":
             name = f"records/{e.seq}.txt"
             covered.add(name)
+            if not z.has(name):  # an entry named after this post, its record taken out
+                report.fail(f"entry {e.seq} ({e.subject}): {name} is missing from the bundle")
+                continue
             report.files += 1
             if z.sha256(name) != e.content:
                 report.fail(f"entry {e.seq} ({e.subject}): {name} was changed")
