@@ -197,13 +197,14 @@ for _cp in range(128):
 
 # Deletions that depend on neighbours.  Alternatives, in order: the spaces and/or
 # alif after a free-standing vocative يا (so يا أيها, ياأيها and يأيها all read
-# يايها; an elongated ياااا joins the same way), the extra spaces of an inner
-# run, leading spaces, trailing spaces, and
+# يايها; an elongated ياااا joins the same way, and alone is a letter run: no alif
+# may follow, or "يااا" folded to ياا while its alifs alone fold to ا), the extra
+# spaces of an inner run, leading spaces, trailing spaces, and
 # letters elongated by repetition (#12): a letter written 3+ times keeps one
 # (اكبررررر, جاهزووون), lam keeps two so that الللللله still reads الله; ordinary
 # spelling never writes a letter three times running.
 _STAGE2 = re.compile(
-    r"(?<!\S)يا(ا+(?: +ا?)?| +ا?)(?=\S)|(?<=\S) ( +)(?=\S)|^ +| +$"
+    r"(?<!\S)يا(ا+(?: +ا?)?| +ا?)(?=[^\sا])|(?<=\S) ( +)(?=\S)|^ +| +$"
     r"|لل(ل+)|([\u0621-\u0643\u0645-\u064a])(\4\4+)"
 )
 
