@@ -157,7 +157,8 @@ class PhraseSet:
                 lks = loud.get(toks[j])
                 if lks is None:
                     lks = loud[toks[j]] = tuple(k for k in ks if roles[k] not in unless_only)
-                if any(single[k] or self._verify(toks, j, k, fuzzy) for k in lks):
+                # Most anchors are context words, with no pattern of another role.
+                if lks and any(single[k] or self._verify(toks, j, k, fuzzy) for k in lks):
                     break
             else:
                 return []
