@@ -91,6 +91,9 @@ def without_footage(tmp_path: Path) -> Matcher:
     text = phrases.read_text(encoding="utf-8")
     assert text.count(FOOTAGE_PATTERN) == 1
     phrases.write_text(text.replace(FOOTAGE_PATTERN, ""), encoding="utf-8")
+    # The learned model (#12) reads "لحظة استهداف قاعدة" as a claim too, as the dev split
+    # labels footage: without it as well, footage is no claim under these rules.
+    (rules / "learned.json").unlink()
     return Matcher(load_rules(rules), cache_dir=tmp_path / "cache")
 
 

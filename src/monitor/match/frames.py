@@ -145,6 +145,7 @@ class Possible:
     def __init__(self, frames: list[Frame]) -> None:
         self._frames = frames
         self._seen: dict[frozenset[tuple[str, str]], bool] = {}
+        self._among: dict[frozenset[str], list[Frame]] = {}
 
     def __call__(self, hits: list[Hit]) -> bool:
         # The answer depends on the tags alone (which names have a hit), not on positions.
@@ -154,6 +155,16 @@ class Possible:
             if len(self._seen) >= 50_000:
                 self._seen = {}
             got = self._seen[key] = any_possible(self._frames, hits)
+        return got
+
+    def among(self, present: frozenset[str]) -> list[Frame]:
+        """The frames ``possible`` for a post whose hits go by the names ``present``: asked of
+        every frame for every post with an action word, it was a twentieth of all matching."""
+        got = self._among.get(present)
+        if got is None:
+            if len(self._among) >= 50_000:
+                self._among = {}
+            got = self._among[present] = [f for f in self._frames if f.possible(present)]
         return got
 
 

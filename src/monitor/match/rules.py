@@ -21,6 +21,8 @@ import yaml
 from ..errors import ConfigError
 from ..yamlfile import compose_config
 from .frame_rules import Frame, Lexicon, check_frames, load_frames, load_lemmas, mark_triggers
+from .learned import FILE_NAME as LEARNED_FILE
+from .learned import LearnedModel, load_learned
 from .phrases import Pattern, PatternError, compile_pattern
 from .quotetext import ShortQuoteRules
 from .severity import check_channel_kinds
@@ -90,6 +92,7 @@ class RuleSet:
     severity: dict[str, Any] = field(default_factory=dict)
     lemmas: Lexicon = field(default_factory=Lexicon)  # frame lexicon classes (#12)
     frames: list[Frame] = field(default_factory=list)
+    learned: LearnedModel | None = None  # learned.json, trained on the dev split (#12)
 
 
 class _Reader:
@@ -175,7 +178,14 @@ def load_rules(rules_dir: Path) -> RuleSet:
             if key not in _SECTIONS:
                 raise reader.fail(knode, f"unknown section {key!r} (expected {_SECTIONS})")
         docs.append((reader, top))
+    # The learned model is part of the rules: a retrained one is a new version, which is
+    # what makes `monitor rematch` apply it to stored posts.
+    learned_path = rules_dir / LEARNED_FILE
+    if learned_path.is_file():
+        digest.update(LEARNED_FILE.encode() + b"\0" + learned_path.read_bytes() + b"\0")
+        files = [*files, learned_path]
     rs = RuleSet(version=digest.hexdigest()[:16], files=files)
+    rs.learned = load_learned(rules_dir, frozenset(PHRASE_KINDS))
     # The lexicon must be known before any pattern is compiled.
     lexicon_seen = False
     for reader, top in docs:
