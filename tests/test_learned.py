@@ -165,12 +165,16 @@ def test_the_script_refuses_the_test_split(tmp_path: Path) -> None:
     pytest.importorskip("sklearn", reason="scikit-learn is in the test extra")
     import subprocess
 
+    # Renamed and mixed into dev posts, it is still the test split.
+    renamed = tmp_path / "more_dev.jsonl"
+    held_out = (ROOT / "tests" / "eval" / "test.jsonl").read_text(encoding="utf-8")
+    renamed.write_text(DEV.read_text(encoding="utf-8") + held_out.splitlines()[5] + "\n")
     proc = subprocess.run(
         [
             sys.executable,
             str(ROOT / "scripts" / "train_learned.py"),
             "--eval",
-            str(ROOT / "tests" / "eval" / "test.jsonl"),
+            str(renamed),
             "--out",
             str(tmp_path / "m.json"),
         ],
@@ -209,6 +213,14 @@ def test_a_retrained_model_is_a_new_rule_version(tmp_path: Path) -> None:
         (lambda d: d["weights"].update({" سن": [1, 2]}), "weights[' سن']"),
         (lambda d: d["weights"].update({" سن": [99, 0, 0, 0]}), "within"),
         (lambda d: d["weights"].update({" سن": ["x", 0, 0, 0]}), "4 numbers"),
+        (lambda d: d["weights"].update({" سن": [10**400, 0, 0, 0]}), "4 numbers"),
+        (lambda d: d["weights"].update({"": [0, 0, 0, 0]}), "no n-gram"),
+        (lambda d: d.update(kinds=["threat", "target", "readiness", "allegiance"]), "target"),
+        (lambda d: d.update(kinds=["threat", "threat", "readiness", "allegiance"]), "once"),
+        (lambda d: d.update(bias=[1e308, 0, 0, 0]), "bias"),
+        (lambda d: d.update(format=True), "format"),
+        (lambda d: d.update(weights={}), "weights"),
+        (lambda d: d.update(trained_on=7), "trained_on"),
     ],
 )
 def test_a_malformed_model_names_the_file_and_field(
@@ -225,11 +237,23 @@ def test_a_malformed_model_names_the_file_and_field(
     assert message in str(err.value)
 
 
-def test_a_model_that_is_not_json_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "data", [b"{not json", b'{"format": ' + b"9" * 5000 + b"}", b"[" * 100_000, b"\xff\xfe"]
+)
+def test_a_model_that_is_not_json_is_refused(tmp_path: Path, data: bytes) -> None:
     rules = tmp_path / "rules"
     shutil.copytree(RULES_DIR, rules)
-    (rules / "learned.json").write_bytes(b"{not json")
+    (rules / "learned.json").write_bytes(data)
     with pytest.raises(ConfigError, match=r"learned\.json.*not a JSON model"):
+        load_rules(rules)
+
+
+def test_a_model_path_that_is_no_file_is_refused(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, rules)
+    (rules / "learned.json").unlink()
+    (rules / "learned.json").mkdir()
+    with pytest.raises(ConfigError, match=r"learned\.json.*not a file"):
         load_rules(rules)
 
 
@@ -240,11 +264,49 @@ def test_hostile_streams_cannot_grow_its_tables(monkeypatch: pytest.MonkeyPatch)
         toks = [f"كلمة{i}x{j}" for j in range(100)]
         model.probabilities(toks)
         assert len(model._packed) <= 500
-    # A post longer than a Telegram message is read up to MAX_WORDS words, and a word of
-    # thousands of letters is summed clamped, not overflowing into another kind's field.
+    # A post longer than a Telegram message is read up to MAX_WORDS words, and a "word" of
+    # thousands of letters weighs nothing, is not remembered, and costs no n-gram list.
     long_word = "سنرد" * 5000
     probs = model.probabilities([long_word] * (learned_mod.MAX_WORDS + 500))
-    assert all(0.0 <= p <= 1.0 for p in probs)
+    assert probs == model.probabilities([])
+    assert long_word not in model._packed
+
+
+def test_a_blob_of_threat_letters_does_not_flag(matcher: Matcher) -> None:
+    # Summed over its n-grams, one 1 000-letter token outweighed any sentence (p = 1.0).
+    text = "الله " + "ستدفعون" * 150 + " اكبر"
+    assert not [s for s in matcher.match(text).signals if s.rule.endswith(":learned")]
+
+
+def test_threads_sharing_the_model_get_the_same_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+    import threading
+
+    monkeypatch.setattr(learned_mod, "_CACHE_WORDS", 200)
+    model = _model()
+    rng = random.Random(5)
+    posts = [
+        normalize(p["text"]).text.split(" ")
+        + ["".join(rng.choice("ابتثجحخدذرزسش") for _ in range(6)) for _ in range(30)]
+        for p in _dev()[:150]
+    ]
+    want = [model.probabilities(t) for t in posts]
+    errors: list[BaseException] = []
+    got: dict[int, list[tuple[float, ...]]] = {}
+
+    def work(k: int) -> None:
+        try:
+            got[k] = [model.probabilities(t) for t in posts]
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert all(got[k] == want for k in range(6))
 
 
 def test_it_defers_to_the_rules_everyday_senses_and_says_so(matcher: Matcher) -> None:

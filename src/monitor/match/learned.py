@@ -42,9 +42,10 @@ MIN_WORDS = 3
 WHOLE_POST_WORDS = 64
 READ_WORDS = 12
 _STEP = 3
-# Distinct words whose contributions are remembered; cleared when full (random letters cannot
-# grow it without bound).
+# Distinct words whose contributions are remembered; the table starts anew when full (random
+# letters cannot grow it without bound), and a word longer than MAX_WORD weighs nothing.
 _CACHE_WORDS = 100_000
+MAX_WORD = 40
 # The window of consecutive words shown as the signal's span, and the words named in the
 # explanation.
 _WINDOW = 8
@@ -56,12 +57,12 @@ _FIELD = 48
 _MASK = (1 << _FIELD) - 1
 _SCALE = 1 << 16
 _OFFSET = 1 << 31
-_LIMIT = float((1 << 30) // _SCALE)
-# An n-gram's weight in its packed field (|weight| < 16, checked on load), and the most n-grams
-# a word may have to be summed packed: 300 x 2**21 stays below _LIMIT's 2**30.
+# An n-gram's weight in its packed field (|weight| < 16, checked on load): the n-grams of a word
+# of MAX_WORD letters, 3 x 42 of them at most, sum to under 2**28, far inside a field.
 _GRAM_OFFSET = 1 << 20
 _MAX_WEIGHT = 16.0
-_FAST_GRAMS = 300
+# No intercept is this large: one would make the model fire on every post, or on none.
+_MAX_BIAS = 100.0
 
 
 def grams(word: str, lo: int = 3, hi: int = 5) -> list[str]:
@@ -92,7 +93,7 @@ class LearnedModel:
         # kind: a post is then one C-level lookup of its words and one sum, not a Python loop
         # per word and kind. The model runs on every post, and the matcher must stay at half
         # the speed of a bare Aho-Corasick scan (#12, bench/match.py).
-        self._packed: dict[str, int] = {"": self._pack((0.0,) * len(self.kinds))}
+        self._packed: dict[str, int] = {}
         # The n-grams' weights packed too (each field offset by _GRAM_OFFSET), so a word seen
         # for the first time costs one C-level sum over its n-grams: a channel's stream brings
         # new words all the time (names, numbers, quoted verses).
@@ -107,6 +108,8 @@ class LearnedModel:
     def word_scores(self, word: str) -> tuple[float, ...]:
         """What ``word`` adds to each kind's score before the length scaling."""
         acc = [0.0] * len(self.kinds)
+        if len(word) > MAX_WORD:
+            return tuple(acc)
         for g in grams(word, self.lo, self.hi):
             w = self.weights.get(g)
             if w is not None:
@@ -114,24 +117,18 @@ class LearnedModel:
                     acc[i] += x
         return tuple(acc)
 
-    def _pack(self, scores: tuple[float, ...]) -> int:
-        x = 0
-        for i, v in enumerate(scores):
-            v = max(-_LIMIT, min(_LIMIT, v))  # a word weighing this much decides alone anyway
-            x |= (round(v * _SCALE) + _OFFSET) << (_FIELD * i)
-        return x
-
     def _remember(self, word: str) -> int:
+        if len(word) > MAX_WORD:
+            # No word is this long: a blob, a URL, random letters. Summed over its n-grams it
+            # would outweigh any sentence (and cost its length in memory), so it weighs nothing
+            # and is not remembered.
+            return self._word_zero
         if len(self._packed) >= _CACHE_WORDS:
-            empty = self._packed[""]
-            self._packed.clear()
-            self._packed[""] = empty
+            # Replaced, not cleared: another thread summing a post keeps the table it read.
+            self._packed = {}
+        gz = self._gram_zero
         gs = grams(word, self.lo, self.hi)
-        if len(gs) > _FAST_GRAMS:  # a word this long could overflow a field: clamped instead
-            x = self._pack(self.word_scores(word))
-        else:
-            gz = self._gram_zero
-            x = sum(map(self._grams.get, gs, repeat(gz))) - len(gs) * gz + self._word_zero
+        x = sum(map(self._grams.get, gs, repeat(gz))) - len(gs) * gz + self._word_zero
         self._packed[word] = x
         return x
 
@@ -259,16 +256,14 @@ def _best_window(scores: list[float]) -> tuple[int, int]:
     return t0, t1
 
 
-def load_learned(rules_dir: Path, known_kinds: frozenset[str]) -> LearnedModel | None:
-    """``learned.json`` of the rules folder, or None when there is none; a malformed file is a
-    ConfigError naming it and the field."""
-    path = Path(rules_dir) / FILE_NAME
-    if not path.is_file():
-        return None
+def load_learned(path: Path, data: bytes, known_kinds: frozenset[str]) -> LearnedModel:
+    """The model in ``data``, the bytes of ``path``; a malformed one is a ConfigError naming
+    the file and the field."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"not a JSON model: {exc}", file=path) from exc
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError: JSONDecodeError, and an integer past Python's digit limit
+        raise ConfigError(f"not a JSON model: {str(exc)[:200]}", file=path) from exc
     return _parse(doc, path, known_kinds)
 
 
@@ -278,35 +273,41 @@ def _parse(doc: Any, path: Path, known_kinds: frozenset[str]) -> LearnedModel:
 
     if not isinstance(doc, dict):
         raise fail("the model must be a JSON object")
-    if doc.get("format") != FORMAT:
-        raise fail(f"format must be {FORMAT}, not {doc.get('format')!r}")
+    if type(doc.get("format")) is not int or doc["format"] != FORMAT:
+        raise fail(f"format must be {FORMAT}, not {str(doc.get('format'))[:40]!r}")
     kinds = doc.get("kinds")
     if not isinstance(kinds, list) or not kinds or not all(isinstance(k, str) for k in kinds):
         raise fail("kinds must be a non-empty list of signal kinds")
     for k in kinds:
         if k not in known_kinds:
-            raise fail(f"kinds: {k!r} is not a signal kind")
+            raise fail(f"kinds: {k[:40]!r} is not one of {', '.join(sorted(known_kinds))}")
+    if len(set(kinds)) != len(kinds):
+        raise fail("kinds: each kind once")
     bias = doc.get("bias")
     if not isinstance(bias, list) or len(bias) != len(kinds) or not all(_num(b) for b in bias):
-        raise fail(f"bias must be {len(kinds)} numbers, one per kind")
+        raise fail(f"bias must be {len(kinds)} numbers within ±{_MAX_BIAS:g}, one per kind")
     threshold = doc.get("threshold")
     if not _num(threshold) or not 0.5 <= float(threshold) < 1.0:
         raise fail("threshold must be a probability in [0.5, 1)")
     spec = doc.get("grams", [3, 5])
     lo, hi = spec if isinstance(spec, list) and len(spec) == 2 else (None, None)
-    if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi <= 8):
+    if not (type(lo) is int and type(hi) is int and 1 <= lo <= hi <= 8):
         raise fail("grams must be [shortest, longest] n-gram lengths, 1 to 8")
     raw = doc.get("weights")
-    if not isinstance(raw, dict):
+    if not isinstance(raw, dict) or not raw:
         raise fail("weights must map n-grams to one number per kind")
     weights: dict[str, tuple[float, ...]] = {}
     for g, w in raw.items():
+        if not 1 <= len(g) <= hi:
+            raise fail(f"weights: {g[:20]!r} is no n-gram of 1 to {hi} characters")
         if not isinstance(w, list) or len(w) != len(kinds) or not all(_num(x) for x in w):
             raise fail(f"weights[{g!r}] must be {len(kinds)} numbers")
         if any(abs(x) >= _MAX_WEIGHT for x in w):
             raise fail(f"weights[{g!r}]: a weight must be within ±{_MAX_WEIGHT:g}")
         weights[g] = tuple(float(x) for x in w)
     source = doc.get("trained_on", "")
+    if not isinstance(source, str) or len(source) > 200:
+        raise fail("trained_on must be the training file's name")
     return LearnedModel(
         tuple(kinds),
         tuple(float(b) for b in bias),
@@ -314,9 +315,12 @@ def _parse(doc: Any, path: Path, known_kinds: frozenset[str]) -> LearnedModel:
         float(threshold),
         lo,
         hi,
-        f"trained on {source}" if isinstance(source, str) and source else "trained model",
+        f"trained on {source}" if source else "trained model",
     )
 
 
 def _num(x: Any) -> TypeGuard[float]:
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+    # Bounded before math.isfinite, which overflows on a JSON integer of 400 digits.
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return False
+    return -_MAX_BIAS <= x <= _MAX_BIAS and math.isfinite(x)

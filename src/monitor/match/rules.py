@@ -31,6 +31,9 @@ __all__ = ["KINDS", "PHRASE_KINDS", "Cue", "Formula", "PhraseRule", "RuleSet", "
 
 KINDS = ("verse_cue", "verse_quote", "readiness", "threat", "allegiance", "attack_claim", "target")
 PHRASE_KINDS = ("readiness", "threat", "allegiance", "attack_claim", "target")
+# The kinds the learned model may speak for (#12): severity.yaml names their `KIND:learned` rules
+# among what a news channel does not count.
+_FRAME_KINDS = frozenset({"readiness", "threat", "allegiance", "attack_claim"})
 _REF = re.compile(r"^(\d{1,3}):(\d{1,3})$")
 _SECTIONS = (
     "lexicon",
@@ -181,11 +184,15 @@ def load_rules(rules_dir: Path) -> RuleSet:
     # The learned model is part of the rules: a retrained one is a new version, which is
     # what makes `monitor rematch` apply it to stored posts.
     learned_path = rules_dir / LEARNED_FILE
-    if learned_path.is_file():
-        digest.update(LEARNED_FILE.encode() + b"\0" + learned_path.read_bytes() + b"\0")
+    learned = None
+    if learned_path.exists():
+        if not learned_path.is_file():
+            raise ConfigError("not a file", file=learned_path)
+        model = learned_path.read_bytes()  # read once: the version is the model's
+        digest.update(LEARNED_FILE.encode() + b"\0" + model + b"\0")
         files = [*files, learned_path]
-    rs = RuleSet(version=digest.hexdigest()[:16], files=files)
-    rs.learned = load_learned(rules_dir, frozenset(PHRASE_KINDS))
+        learned = load_learned(learned_path, model, _FRAME_KINDS)
+    rs = RuleSet(version=digest.hexdigest()[:16], files=files, learned=learned)
     # The lexicon must be known before any pattern is compiled.
     lexicon_seen = False
     for reader, top in docs:
