@@ -1,6 +1,6 @@
 """Flagging precision and recall on the dev split (tests/eval/README.md) must not fall: the
 posts written alongside the rules (ids ``e…``) stay at >= 0.9 as since session 1; the whole
-split, with the posts written blind to the rules (ids ``dA…`` to ``dF…``, #12) and scored
+split, with the posts written blind to the rules (ids ``dA…`` to ``dG…``, #12) and scored
 by their channel's kind, stays at the floor measured when they were added."""
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def test_flagging_on_the_whole_dev_split(matcher: Matcher) -> None:
     # rules were tuned on them (#12): a floor against regressions, not a measure of quality
     # (the test split is; tests/eval/README.md).
     precision, recall, misses = _flag_figures(
-        matcher, [p for p in _dev() if not p["id"].startswith(("dD", "dE", "dF"))]
+        matcher, [p for p in _dev() if not p["id"].startswith(("dD", "dE", "dF", "dG"))]
     )
     assert precision >= 0.975, (precision, misses)
     assert recall >= 0.96, (recall, misses)
@@ -98,6 +98,18 @@ def test_flagging_on_the_sixth_blind_batch(matcher: Matcher) -> None:
     precision, recall, misses = _flag_figures(matcher, batch)
     assert precision >= 0.98, (precision, misses)
     assert recall >= 0.92, (recall, misses)
+
+
+def test_flagging_on_the_seventh_blind_batch(matcher: Matcher) -> None:
+    # dG… (2026-12-06): threats, pledges, readiness, claims and 40 hard negatives (menacing
+    # promos, public-service warnings, civil readiness), no rule changed for it. Measured 0.953
+    # / 0.911 when it came in (the rules alone 0.947 / 0.789), 0.957 / 0.978 once the learned
+    # model was trained on it too: the floor. dG102 left out: its text is a test-split post.
+    batch = [p for p in _dev() if p["id"].startswith("dG")]
+    assert len(batch) == 129
+    precision, recall, misses = _flag_figures(matcher, batch)
+    assert precision >= 0.95, (precision, misses)
+    assert recall >= 0.97, (recall, misses)
 
 
 HELD_OUT = EVAL.with_name("test.jsonl")
