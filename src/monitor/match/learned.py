@@ -155,17 +155,22 @@ class LearnedModel:
             except KeyError:  # another thread's post cleared the table meanwhile
                 pass
         # The table is cleared while filling: the words are summed as they come.
-        return sum(table.get(t) or self._remember(t) for t in toks)
+        return sum(map(self._word, toks))
 
-    def _logits(self, toks: list[str]) -> list[float]:
-        n = max(1, len(toks))
+    def _word(self, word: str) -> int:
+        return self._packed.get(word) or self._remember(word)
+
+    def _logits(self, total: int, n: int) -> list[float]:
+        """Each kind's logit for ``total``, the packed sum of ``n`` words."""
+        n = max(1, n)
         scale = 1.0 / math.sqrt(n)
-        sums = self._unpack(self._total(toks), n)
+        sums = self._unpack(total, n)
         return [b + scale * t for b, t in zip(self.bias, sums, strict=True)]
 
     def probabilities(self, toks: list[str]) -> tuple[float, ...]:
         """Each kind's probability for a post of folded tokens ``toks``."""
-        return tuple(map(_sigmoid, self._logits(toks[:MAX_WORDS])))
+        toks = toks[:MAX_WORDS]
+        return tuple(map(_sigmoid, self._logits(self._total(toks), len(toks))))
 
     def _reaches(self, total: int, n: int) -> bool:
         """Whether any kind's probability reaches the threshold for ``total``, the packed sum
@@ -178,23 +183,21 @@ class LearnedModel:
                 return True
         return False
 
-    def _readings(self, toks: list[str]) -> list[tuple[int, int]]:
-        """The word ranges read as one post each that reach the threshold. The model was
+    def _readings(self, toks: list[str]) -> list[tuple[int, int, int]]:
+        """The word ranges read as one post each that reach the threshold, with the packed
+        sum of each. The model was
         trained on posts of at most 64 words; summed over a longer text, whose score grows
         with the square root of its length, any slight lean of everyday words would add up to
         a signal (a long news digest), and a statement inside it would be diluted away: a long
         text is read in post-sized windows instead."""
         n = len(toks)
         if n <= WHOLE_POST_WORDS:
-            return [(0, n)] if self._reaches(self._total(toks), n) else []
-        table = self._packed
-        prefix = list(accumulate((table.get(t) or self._remember(t) for t in toks), initial=0))
+            total = self._total(toks)
+            return [(0, n, total)] if self._reaches(total, n) else []
+        prefix = list(accumulate(map(self._word, toks), initial=0))
         starts = [*range(0, n - READ_WORDS, _STEP), n - READ_WORDS]
-        return [
-            (a, a + READ_WORDS)
-            for a in starts
-            if self._reaches(prefix[a + READ_WORDS] - prefix[a], READ_WORDS)
-        ]
+        windows = ((a, a + READ_WORDS, prefix[a + READ_WORDS] - prefix[a]) for a in starts)
+        return [w for w in windows if self._reaches(w[2], READ_WORDS)]
 
     def spans(
         self, toks: list[str], found: AbstractSet[str], weights: dict[str, float]
@@ -208,8 +211,8 @@ class LearnedModel:
         readings = self._readings(toks)
         if not readings:
             return []
-        logits = {r: self._logits(toks[r[0] : r[1]]) for r in readings}
-        rows = [self._unpack(self._packed.get(t) or self._remember(t)) for t in toks]
+        logits = {(a, b): self._logits(total, b - a) for a, b, total in readings}
+        rows = [self._unpack(self._word(t)) for t in toks]
         out: list[Span] = []
         for i, kind in enumerate(self.kinds):
             if kind in found:

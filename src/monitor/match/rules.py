@@ -33,7 +33,7 @@ KINDS = ("verse_cue", "verse_quote", "readiness", "threat", "allegiance", "attac
 PHRASE_KINDS = ("readiness", "threat", "allegiance", "attack_claim", "target")
 # The kinds the learned model may speak for (#12): severity.yaml names their `KIND:learned` rules
 # among what a news channel does not count.
-_FRAME_KINDS = frozenset({"readiness", "threat", "allegiance", "attack_claim"})
+_FRAME_KINDS = frozenset(PHRASE_KINDS) - {"target"}
 _REF = re.compile(r"^(\d{1,3}):(\d{1,3})$")
 _SECTIONS = (
     "lexicon",
